@@ -244,6 +244,45 @@ def collect(
         Console().print(f"  {arm}: {tps:.1f} generated tokens/s")
 
 
+@app.command()
+def rejudge(
+    db: Annotated[Path, typer.Option("--db", help="The outcome log (SQLite).")],
+    source: Annotated[str, typer.Option("--from-run", help="Run whose programs to re-judge.")],
+    benchmark: Annotated[str, typer.Option("--benchmark", help="Benchmark whose tests judge.")],
+    run: Annotated[
+        str | None, typer.Option("--run", help="New run id (default: rejudge/BENCHMARK).")
+    ] = None,
+    data: DataOpt = None,
+    workers: WorkersOpt = None,
+) -> None:
+    """Execute a logged run's programs again against another benchmark's tests (for example
+    humaneval to humaneval+), as a new run; nothing is generated again. Resumable.
+    """
+    from octoroute.rejudge import rejudge as run_rejudge
+    from octoroute.sandbox import Executor, prepare
+    from octoroute.store import open_store
+
+    try:
+        problems = _load(benchmark, data)
+        with Executor(workers=workers) as ex, open_store(db) as store, _progress() as bar:
+            task = bar.add_task("preparing tests", total=len(problems), rate="")
+            prepared = prepare(problems, ex, Settings.from_env().cache_dir,
+                               on_done=lambda _: bar.advance(task))  # fmt: skip
+            bar.remove_task(task)
+            total = store.count_attempts(source)
+            task = bar.add_task("re-judging", total=total, rate="")
+            summary = run_rejudge(store, ex, source, prepared, run,
+                                  on_attempt=lambda _: bar.advance(task))  # fmt: skip
+    except OctorouteError as e:
+        _fail(e)
+        return
+    Console().print(
+        f"run {summary.run_id}: {summary.recorded} attempts re-judged from {summary.source_run} "
+        f"({summary.skipped} already present, {summary.missing_problems} without a problem); "
+        f"passed {summary.passed_before} before, {summary.passed_after} now"
+    )
+
+
 def _register() -> None:
     # Sub-commands live in their own modules; importing them is cheap (no heavy imports).
     from octoroute.cli_arms import arms_app, models_app

@@ -141,13 +141,16 @@ def export_command(
     ),
     run: RunOpt = None,
     benchmark: BenchmarkOpt = None,
+    slim: Annotated[
+        bool, typer.Option("--slim", help="JSONL with test counts per tier, not every verdict.")
+    ] = False,
 ) -> None:
     """Export attempts to JSONL or Parquet (Parquet needs pyarrow: the parquet extra)."""
     from octoroute.store import export_attempts, open_store
 
     try:
         with open_store(db, create=False) as store:
-            n = export_attempts(store, out, fmt.value, run=run, benchmark=benchmark)
+            n = export_attempts(store, out, fmt.value, run=run, benchmark=benchmark, slim=slim)
     except OctorouteError as e:
         raise _fail(e) from e
     _err.print(f"wrote {n} attempts to {out}")

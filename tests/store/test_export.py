@@ -106,3 +106,21 @@ def test_parquet_export(filled: Store, tmp_path: Path) -> None:
     assert rows[0]["flags"] == ["imports_os"]
     assert export_parquet(filled, tmp_path / "empty.parquet", run=RUN, benchmark="none") == 0
     assert pq.read_table(tmp_path / "empty.parquet").num_rows == 0
+
+
+def test_slim_jsonl_keeps_outcomes_and_counts_tests(filled: Store, tmp_path: Path) -> None:
+    out = tmp_path / "slim.jsonl.gz"
+    assert export_attempts(filled, out, "jsonl", slim=True) == 4
+    full = list(filled.attempts())
+    back = read_attempts_jsonl(out)
+    for a, b in zip(full, back, strict=True):
+        assert (b.passed, b.reward, b.pass_base, b.pass_plus, b.code, b.error) == (
+            a.passed, a.reward, a.pass_base, a.pass_plus, a.code, a.error)  # fmt: skip
+        assert b.tests is None
+    records = [json.loads(line) for line in gzip.decompress(out.read_bytes()).splitlines()]
+    judged = [r for r in records if r["passed"] is not None][1]
+    assert judged["test_counts"]["plus"] == {"wrong_answer": 1}
+    assert "tests" not in judged
+    assert records[2]["test_counts"] is None  # an arm error was never judged
+    with pytest.raises(ConfigError, match="JSONL only"):
+        export_attempts(filled, tmp_path / "x.parquet", "parquet", slim=True)

@@ -4,7 +4,10 @@ Each exported record has the fields of :class:`~octoroute.types.Attempt`; ``erro
 arm error kind (or null) and ``tests`` the per-test verdicts
 (``{"index", "tier", "outcome", "detail", "cpu"}``, null when not judged). In Parquet, whose
 users want flat columns, ``sampling`` and ``tests`` are JSON text and ``flags`` and
-``isolation`` lists of strings. Files are written to a temporary name and renamed when complete,
+``isolation`` lists of strings. A *slim* JSONL export (for a small log to commit or share)
+replaces ``tests`` by ``test_counts``, the number of tests of each outcome per tier
+(``{"base": {"pass": 3, "wrong_answer": 1}}``); read back, such an attempt keeps its pass rates
+and reward but has ``tests`` null. Files are written to a temporary name and renamed when complete,
 so a failed export never leaves half a file.
 
 >>> from octoroute.types import Attempt
@@ -38,6 +41,7 @@ __all__ = [
     "export_jsonl",
     "export_parquet",
     "read_attempts_jsonl",
+    "slim_dict",
 ]
 
 FORMATS = ("jsonl", "parquet")
@@ -94,18 +98,44 @@ def _open_text(path: Path, gz: bool) -> IO[str]:
     return path.open("w", encoding="utf-8")
 
 
+def slim_dict(a: Attempt) -> dict[str, Any]:
+    """:func:`attempt_to_dict` with per-test verdicts replaced by counts per tier and outcome.
+
+    >>> from octoroute.types import Outcome, Tier, TestVerdict
+    >>> tests = (TestVerdict(0, Tier.BASE, Outcome.PASS), TestVerdict(1, Tier.BASE, Outcome.PASS))
+    >>> slim_dict(Attempt(run_id="r", benchmark="b", problem_id="p", arm="a", tests=tests))[
+    ...     "test_counts"]
+    {'base': {'pass': 2}}
+    """
+    out = attempt_to_dict(a)
+    del out["tests"]
+    counts: dict[str, dict[str, int]] = {}
+    for t in a.tests or ():
+        tier = counts.setdefault(t.tier.value, {})
+        tier[t.outcome.value] = tier.get(t.outcome.value, 0) + 1
+    out["test_counts"] = counts if a.tests is not None else None
+    return out
+
+
 def export_jsonl(
-    store: Store, out: str | Path, *, run: str | None = None, benchmark: str | None = None
+    store: Store,
+    out: str | Path,
+    *,
+    run: str | None = None,
+    benchmark: str | None = None,
+    slim: bool = False,
 ) -> int:
     """Write the attempts (of one run and/or benchmark) to ``out``, one JSON object a line.
 
-    A name ending in ``.gz`` is gzip-compressed. Returns the number of attempts written.
+    A name ending in ``.gz`` is gzip-compressed; ``slim`` writes :func:`slim_dict` records.
+    Returns the number of attempts written.
     """
     out = Path(out)
+    to_dict = slim_dict if slim else attempt_to_dict
     n = 0
     with _atomic_path(out) as tmp, _open_text(tmp, out.name.endswith(".gz")) as fh:
         for attempt in store.attempts(run, benchmark=benchmark):
-            fh.write(json.dumps(attempt_to_dict(attempt), ensure_ascii=False) + "\n")
+            fh.write(json.dumps(to_dict(attempt), ensure_ascii=False) + "\n")
             n += 1
     return n
 
@@ -221,8 +251,11 @@ def export_attempts(
     *,
     run: str | None = None,
     benchmark: str | None = None,
+    slim: bool = False,
 ) -> int:
     """Export attempts in format ``fmt`` (one of :data:`FORMATS`); return how many were written.
+
+    ``slim`` (JSONL only) writes per-test verdict counts instead of every verdict.
 
     Raises :class:`~octoroute.exceptions.ConfigError` for an unknown format and
     :class:`~octoroute.exceptions.StoreError` for an unknown run.
@@ -231,4 +264,8 @@ def export_attempts(
         raise ConfigError(f"unknown export format {fmt!r}: expected one of {', '.join(FORMATS)}")
     if run is not None:
         store.check_run(run)
+    if slim and fmt != "jsonl":
+        raise ConfigError("a slim export is JSONL only")
+    if slim:
+        return export_jsonl(store, out, run=run, benchmark=benchmark, slim=True)
     return _EXPORTERS[fmt](store, out, run=run, benchmark=benchmark)
