@@ -40,7 +40,19 @@ def test_best_single_arm_fits_on_training_data() -> None:
     p = BestSingleArm(seed=0).fit(["a", "b", "c"], rewards)
     assert p.choose(X[:1], ["a", "b", "c"]).arm == "c"
     assert p.choose(X[:1], ["a", "b"]).arm == "a"  # judged only among the offered arms
-    assert p.choose(X[:1], ["a", "new"]).arm == "a"  # no data: never preferred
+    assert p.choose(X[:1], ["a", "new"]).arm == "new"  # no data yet: tried once first
+
+
+def test_best_single_arm_explores_each_arm_once_under_bandit_feedback() -> None:
+    # Only the chosen arm's reward is seen: the first arm tried must not be kept forever.
+    p = BestSingleArm(seed=0)
+    means = {"a": 0.1, "b": 0.9}
+    chosen = []
+    for _ in range(20):
+        d = p.choose(X[:1], ["a", "b"])
+        chosen.append(d.arm)
+        p.update(d, X[0], means[d.arm])
+    assert set(chosen[:2]) == {"a", "b"} and chosen[2:] == ["b"] * 18
     with pytest.raises(ValueError, match="shape"):
         BestSingleArm().fit(["a"], rewards)
 

@@ -90,7 +90,9 @@ class FixedArm(_Baseline):
 class BestSingleArm(_Baseline):
     """The arm of most mean reward in the data seen (by :meth:`fit` or ``update``).
 
-    Arms without data score ``-inf``; ties are broken by the generator.
+    Arms without data score ``+inf``, so in a bandit loop (only the chosen arm's reward seen)
+    every offered arm is tried once before the means decide: without that, the first arm tried
+    would be kept forever. Ties are broken by the generator.
 
     >>> p = BestSingleArm().fit(["a", "b"], np.array([[1.0, 0.0], [0.0, 0.0], [1.0, 1.0]]))
     >>> p.choose(np.zeros(1), ["a", "b"]).arm
@@ -124,7 +126,7 @@ class BestSingleArm(_Baseline):
         return self
 
     def _scores(self, x: FloatArray, arms: Sequence[str]) -> FloatArray:
-        out = np.full(len(arms), -np.inf)
+        out = np.full(len(arms), np.inf)
         for i, arm in enumerate(arms):
             m = self._models[arm]
             assert isinstance(m, _Mean)
