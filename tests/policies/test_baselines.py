@@ -41,6 +41,8 @@ def test_best_single_arm_fits_on_training_data() -> None:
     assert p.choose(X[:1], ["a", "b", "c"]).arm == "c"
     assert p.choose(X[:1], ["a", "b"]).arm == "a"  # judged only among the offered arms
     assert p.choose(X[:1], ["a", "new"]).arm == "new"  # no data yet: tried once first
+    with pytest.raises(ValueError, match="shape"):
+        BestSingleArm().fit(["a"], rewards)
 
 
 def test_best_single_arm_explores_each_arm_once_under_bandit_feedback() -> None:
@@ -51,10 +53,8 @@ def test_best_single_arm_explores_each_arm_once_under_bandit_feedback() -> None:
     for _ in range(20):
         d = p.choose(X[:1], ["a", "b"])
         chosen.append(d.arm)
-        p.update(d, X[0], means[d.arm])
+        p.update(d, X[:1], means[d.arm])
     assert set(chosen[:2]) == {"a", "b"} and chosen[2:] == ["b"] * 18
-    with pytest.raises(ValueError, match="shape"):
-        BestSingleArm().fit(["a"], rewards)
 
 
 @pytest.mark.parametrize(
