@@ -10,8 +10,10 @@ import pytest
 
 PACKAGES = [
     "octoroute",
+    "octoroute.evaluation",
     "octoroute.features",
     "octoroute.policies",
+    "octoroute.report",
     "octoroute.sandbox",
     "octoroute.tasks",
 ]

@@ -286,6 +286,7 @@ def rejudge(
 def _register() -> None:
     # Sub-commands live in their own modules; importing them is cheap (no heavy imports).
     from octoroute.cli_arms import arms_app, models_app
+    from octoroute.cli_eval import replay_command
     from octoroute.cli_store import export_command, import_app, stats_command
 
     app.add_typer(arms_app, name="arms")
@@ -293,6 +294,7 @@ def _register() -> None:
     app.add_typer(import_app, name="import")
     app.command("stats")(stats_command)
     app.command("export")(export_command)
+    app.command("replay")(replay_command)
 
 
 _register()

@@ -40,9 +40,10 @@ def test_decision_records_scores_propensities_and_hash() -> None:
 
 
 def test_update_accepts_an_arm_name_and_returns_self() -> None:
-    p = LinUCB(seed=0)
+    p = LinUCB(alpha=0.0, seed=0)  # no optimism: the untried arm is not preferred
     assert p.update("m", X, 1.0) is p
     assert p.choose(X, ["m", "n"]).arm == "m"
+    assert LinUCB(alpha=1.0, seed=0).update("m", X, 1.0).choose(X, ["m", "n"]).arm == "n"
 
 
 def test_ties_are_broken_by_the_policy_generator() -> None:

@@ -104,6 +104,13 @@ class BasePolicy(abc.ABC):
     def _update_model(self, model: ArmModel, x: FloatArray, reward: float) -> None:
         """Learn from one reward of the arm ``model`` belongs to."""
 
+    def _predict(self, x: FloatArray, arms: Sequence[str]) -> FloatArray:
+        """Each arm's estimated reward, without exploration (used by :meth:`exploit`).
+
+        The default is the score; policies whose score adds exploration override it.
+        """
+        return self._scores(x, arms)
+
     def _choose(
         self, x: FloatArray, arms: Sequence[str], scores: FloatArray
     ) -> tuple[int, FloatArray]:
@@ -160,6 +167,19 @@ class BasePolicy(abc.ABC):
 
     def choose(self, context: np.ndarray[Any, Any], arms: Sequence[str]) -> Decision:
         """Pick one of ``arms`` for ``context``; unseen arms are registered first."""
+        return self._decide(context, arms, explore=True)
+
+    def exploit(self, context: np.ndarray[Any, Any], arms: Sequence[str]) -> Decision:
+        """The arm of best estimated reward, without exploration (ties broken by the generator).
+
+        For a policy trained offline and then deployed without learning further, as cross-fitted
+        evaluation judges it: exploration only pays when its outcome is learned from.
+        """
+        return self._decide(context, arms, explore=False)
+
+    def _decide(
+        self, context: np.ndarray[Any, Any], arms: Sequence[str], explore: bool
+    ) -> Decision:
         arms = list(arms)
         if not arms:
             raise ValueError("no arm offered")
@@ -168,8 +188,12 @@ class BasePolicy(abc.ABC):
         x = self._context(context)
         for arm in arms:
             self._register(arm)
-        scores = np.asarray(self._scores(x, arms), dtype=np.float64)
-        idx, probs = self._choose(x, arms, scores)
+        if explore:
+            scores = np.asarray(self._scores(x, arms), dtype=np.float64)
+            idx, probs = self._choose(x, arms, scores)
+        else:
+            scores = np.asarray(self._predict(x, arms), dtype=np.float64)
+            idx, probs = self._greedy(scores)
         return Decision(
             arm=arms[idx],
             scores={a: float(s) for a, s in zip(arms, scores, strict=True)},
