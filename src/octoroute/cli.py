@@ -286,12 +286,14 @@ def rejudge(
 def _register() -> None:
     # Sub-commands live in their own modules; importing them is cheap (no heavy imports).
     from octoroute.cli_arms import arms_app, models_app
+    from octoroute.cli_demo import demo_command
     from octoroute.cli_eval import replay_command
     from octoroute.cli_store import export_command, import_app, stats_command
 
     app.add_typer(arms_app, name="arms")
     app.add_typer(models_app, name="models")
     app.add_typer(import_app, name="import")
+    app.command("demo")(demo_command)
     app.command("stats")(stats_command)
     app.command("export")(export_command)
     app.command("replay")(replay_command)
@@ -303,3 +305,7 @@ _register()
 def main() -> None:
     """Console entry point."""
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from octoroute.report import FrontierPoint, PolicyRow, Report, render_table, write_html
+from octoroute.evaluation import FrontierPoint
+from octoroute.report import PolicyRow, Report, render_table, write_html
 
 
 def _report() -> Report:
@@ -31,8 +32,8 @@ def _report() -> Report:
         oracle=0.9,
         reference=("big-33b", 0.76, 0.2),
         frontiers={
-            "linucb": [FrontierPoint(0.2, 0.6, "lambda=1"), FrontierPoint(0.5, 0.74, "lambda=0")],
-            "single arms": [FrontierPoint(0.1, 0.5, "a"), FrontierPoint(1.0, 0.72, "b")],
+            "linucb": [FrontierPoint("lambda=1", 0.2, 0.6), FrontierPoint("lambda=0", 0.5, 0.74)],
+            "single arms": [FrontierPoint("a", 0.1, 0.5), FrontierPoint("b", 1.0, 0.72)],
         },
         regret_curves={"linucb": [0.0, 0.5, 0.7], "random": [0.3, 0.9, 1.4]},
         problem_ids=["p1", "p2", "p3"],

