@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import octoroute.features as features
-from octoroute.exceptions import ConfigError
+from octoroute.exceptions import ConfigError, MissingDependencyError
 from octoroute.features import FEATURIZERS, BaseFeaturizer, Featurizer, make_featurizer
 from octoroute.types import Problem
 
@@ -46,7 +46,10 @@ def test_conformance(name: str, humaneval: list[Problem]) -> None:
     assert json.loads(json.dumps(params)) == params  # JSON-safe
     clone = cls(**params)  # rebuilt from its params, gives the same output
     ps = humaneval[:8]
-    mat = f.transform(ps)
+    try:
+        mat = f.transform(ps)
+    except MissingDependencyError as exc:  # an optional extra (embed) is not installed
+        pytest.skip(str(exc))
     assert mat.shape == (len(ps), f.dim) and mat.dtype in (np.float32, np.float64)
     assert np.array_equal(mat, clone.transform(ps))
     assert np.array_equal(np.stack([f.transform_one(p) for p in ps]), mat)

@@ -63,7 +63,7 @@ class PolicySpec:
     your own; ``name`` then only labels the report).
 
     >>> PolicySpec("linucb", {"alpha": 0.5}).build(3, None)
-    LinUCB(alpha=0.5, l2=1.0, seed=3)
+    LinUCB(alpha=0.5, l2=10.0, seed=3)
     """
 
     name: str

@@ -10,7 +10,7 @@ True
 >>> make_featurizer("nope")
 Traceback (most recent call last):
 ...
-octoroute.exceptions.ConfigError: unknown featurizer 'nope': expected one of lexical
+octoroute.exceptions.ConfigError: unknown featurizer 'nope': expected one of lexical, minilm
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 from octoroute.exceptions import ConfigError
 from octoroute.features.base import BaseFeaturizer, Featurizer
 from octoroute.features.cache import FeatureCache, featurizer_key, problem_key
+from octoroute.features.embedding import MiniLMFeaturizer
 from octoroute.features.lexical import DENSE_FEATURES, KEYWORDS, LexicalFeaturizer
 
 __all__ = [
@@ -30,12 +31,16 @@ __all__ = [
     "Featurizer",
     "KEYWORDS",
     "LexicalFeaturizer",
+    "MiniLMFeaturizer",
     "featurizer_key",
     "make_featurizer",
     "problem_key",
 ]
 
-FEATURIZERS: dict[str, type[BaseFeaturizer]] = {"lexical": LexicalFeaturizer}
+FEATURIZERS: dict[str, type[BaseFeaturizer]] = {
+    "lexical": LexicalFeaturizer,
+    "minilm": MiniLMFeaturizer,
+}
 """Built-in featurizers by name."""
 
 

@@ -35,7 +35,7 @@ class EpsilonGreedy(RidgePolicyMixin, BasePolicy):
 
     name = "epsilon_greedy"
 
-    def __init__(self, *, epsilon: float = 0.1, l2: float = 1.0, seed: int | None = 0) -> None:
+    def __init__(self, *, epsilon: float = 0.1, l2: float = 10.0, seed: int | None = 0) -> None:
         self.epsilon = epsilon
         self.l2 = l2
         self.seed = seed

@@ -33,14 +33,16 @@ class LinUCB(RidgePolicyMixin, BasePolicy):
     alpha:
         Width of the confidence bonus (exploration).
     l2:
-        Ridge penalty: the prior ``A = l2 I``.
+        Ridge penalty of the context weights (the intercept is nearly free). The default 10
+        was chosen on HumanEval+ among 1, 3, 10, 30, 100 (cross-fitted replay); on MBPP+ it
+        is within noise of the best.
     seed:
         Seed of the generator that breaks ties.
     """
 
     name = "linucb"
 
-    def __init__(self, *, alpha: float = 1.0, l2: float = 1.0, seed: int | None = 0) -> None:
+    def __init__(self, *, alpha: float = 1.0, l2: float = 10.0, seed: int | None = 0) -> None:
         self.alpha = alpha
         self.l2 = l2
         self.seed = seed

@@ -1,7 +1,7 @@
 """Policies by name, for configuration files and the command line.
 
 >>> make_policy("linucb", alpha=0.5)
-LinUCB(alpha=0.5, l2=1.0, seed=0)
+LinUCB(alpha=0.5, l2=10.0, seed=0)
 >>> make_policy("nope")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...

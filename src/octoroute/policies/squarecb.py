@@ -40,7 +40,7 @@ class SquareCB(RidgePolicyMixin, BasePolicy):
 
     name = "squarecb"
 
-    def __init__(self, *, gamma: float = 50.0, l2: float = 1.0, seed: int | None = 0) -> None:
+    def __init__(self, *, gamma: float = 50.0, l2: float = 10.0, seed: int | None = 0) -> None:
         self.gamma = gamma
         self.l2 = l2
         self.seed = seed

@@ -36,7 +36,7 @@ class LinearThompson(RidgePolicyMixin, BasePolicy):
     v:
         Scale of the posterior (exploration).
     l2:
-        Ridge penalty: the prior ``A = l2 I``.
+        Ridge penalty of the context weights (default as LinUCB's, see there).
     n_draws:
         Monte-Carlo draws used to estimate the propensities.
     seed:
@@ -46,7 +46,7 @@ class LinearThompson(RidgePolicyMixin, BasePolicy):
     name = "thompson"
 
     def __init__(
-        self, *, v: float = 0.3, l2: float = 1.0, n_draws: int = 255, seed: int | None = 0
+        self, *, v: float = 0.3, l2: float = 10.0, n_draws: int = 255, seed: int | None = 0
     ) -> None:
         self.v = v
         self.l2 = l2
