@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -77,3 +78,37 @@ def test_demo_command_writes_the_report(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "replay.json").read_text())
     assert {r["policy"] for r in summary["humaneval+"]} >= {"linucb", "random", "best_single"}
     assert "linucb" in out.stdout and "oracle" in out.stdout
+
+
+def test_report_command_on_a_published_matrix(tmp_path: Path, shared_data: Path) -> None:
+    matrix = shared_data.parent / "outcomes" / "humaneval+.jsonl.gz"
+    command = ["report", "--outcomes", str(matrix), "--problems", "humaneval+",
+               "--models", "deepseek-coder|codegemma", "--policies", "linucb,random",
+               "--seeds", "1", "--out", str(tmp_path / "r.html")]  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-m", "octoroute.cli", *command],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OCTOROUTE_DATA_DIR": str(shared_data)},
+    )
+    assert out.returncode == 0, out.stderr
+    assert "linucb" in out.stdout and "oracle" in out.stdout
+    page = (tmp_path / "r.html").read_text()
+    assert page.count("data:image/png;base64,") >= 3 and "deepseek-coder-6.7b-instruct" in page
+    bad = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "octoroute.cli",
+            "report",
+            "--outcomes",
+            str(tmp_path / "no.jsonl"),
+            "--problems",
+            "humaneval+",
+        ],  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert bad.returncode == 2 and "no.jsonl" in bad.stderr

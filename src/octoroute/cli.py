@@ -286,7 +286,7 @@ def rejudge(
 def _register() -> None:
     # Sub-commands live in their own modules; importing them is cheap (no heavy imports).
     from octoroute.cli_arms import arms_app, models_app
-    from octoroute.cli_demo import demo_command
+    from octoroute.cli_demo import demo_command, report_command
     from octoroute.cli_eval import replay_command
     from octoroute.cli_store import export_command, import_app, stats_command
 
@@ -297,6 +297,7 @@ def _register() -> None:
     app.command("stats")(stats_command)
     app.command("export")(export_command)
     app.command("replay")(replay_command)
+    app.command("report")(report_command)
 
 
 _register()

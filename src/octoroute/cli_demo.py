@@ -1,4 +1,4 @@
-"""The ``octoroute demo`` command: the README's main job (see :mod:`octoroute.demo`).
+"""The ``octoroute demo`` and ``octoroute report`` commands (see :mod:`octoroute.demo`).
 
 Registered on the main app by :mod:`octoroute.cli`. Progress bars and messages go to stderr;
 the tables to stdout.
@@ -27,7 +27,7 @@ from rich.progress import (
 from octoroute.cli_eval import parse_params
 from octoroute.exceptions import OctorouteError
 
-__all__ = ["demo_command"]
+__all__ = ["demo_command", "report_command"]
 
 _err = Console(stderr=True, soft_wrap=True)
 
@@ -101,6 +101,72 @@ def demo_command(
         _err.print(f"[red]error:[/red] {escape(str(e))}")
         raise typer.Exit(2) from e
     _err.print(f"report: {path}  ({time.monotonic() - started:.0f} s)")
+
+
+def report_command(
+    outcomes: Annotated[
+        Path,
+        typer.Option(
+            "--outcomes", help="eval-arena .jsonl(.gz), an outcome log .db, or an export."
+        ),
+    ],
+    problems: Annotated[
+        str, typer.Option("--problems", help="Benchmark name, or a .jsonl of id and prompt.")
+    ],
+    out: Annotated[Path, typer.Option("--out", help="The HTML page to write.")] = Path(
+        "report.html"
+    ),
+    policies: Annotated[
+        str, typer.Option("--policies", help="Comma-separated policies to replay.")
+    ] = ",".join(("linucb", "thompson", "epsilon_greedy", "squarecb", "best_single", "random")),
+    policy: Annotated[str, typer.Option("--policy", help="Policy whose frontier is traced.")] = (
+        "linucb"
+    ),
+    seeds: Annotated[int, typer.Option("--seeds", min=1, help="Replay seeds.")] = 5,
+    models: Annotated[
+        str | None, typer.Option("--models", help="Comma-separated models, or a regex.")
+    ] = None,
+    max_params: Annotated[
+        float | None, typer.Option("--max-params", help="Keep models of at most B billion.")
+    ] = None,
+    sizes: Annotated[
+        Path | None, typer.Option("--sizes", help="JSON object of model to billions.")
+    ] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Run, in an outcome log.")] = None,
+    benchmark: Annotated[
+        str | None, typer.Option("--benchmark", help="Benchmark, in an outcome log.")
+    ] = None,
+) -> None:
+    """Replay several policies in both modes on an outcome matrix, trace the main policy's
+    quality-compute frontier, write one self-contained HTML page and print the same table."""
+    from octoroute import demo
+    from octoroute.cli_eval import parse_models
+    from octoroute.evaluation import align_problems, load_outcomes, load_problem_texts, load_sizes
+    from octoroute.features import make_featurizer
+    from octoroute.report import Report, render_table, write_html
+
+    try:
+        extra = load_sizes(sizes) if sizes is not None else None
+        full = load_outcomes(outcomes, run=run, benchmark=benchmark, sizes=extra)
+        pool, excluded = full.select(models=parse_models(models, full.arms), max_params=max_params)
+        texts = align_problems(pool.problem_ids, load_problem_texts(problems))
+        x = make_featurizer("lexical", n_features=demo.N_FEATURES).transform(texts)
+        names = [p.strip() for p in policies.split(",") if p.strip()]
+        cfg = demo.DemoConfig(policy=policy, policies=names, seeds=seeds)
+        with _bars() as bars:
+            section, _ = demo.evaluate_benchmark(pool, x, cfg, outcomes.name, _tasks(bars))
+        notes = list(section.notes)
+        if excluded:
+            notes.append("excluded for unknown size: " + ", ".join(excluded))
+        page = Report(f"octoroute report: {outcomes.name}", sections=[section], notes=notes)
+        path = write_html(page, out)
+    except OctorouteError as e:
+        _err.print(f"[red]error:[/red] {escape(str(e))}")
+        raise typer.Exit(2) from e
+    Console(width=130).print(render_table(section))
+    for note in notes:
+        _err.print(note)
+    _err.print(f"report: {path}")
 
 
 def _bars() -> Progress:
