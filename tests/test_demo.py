@@ -96,17 +96,9 @@ def test_report_command_on_a_published_matrix(tmp_path: Path, shared_data: Path)
     assert "linucb" in out.stdout and "oracle" in out.stdout
     page = (tmp_path / "r.html").read_text()
     assert page.count("data:image/png;base64,") >= 3 and "deepseek-coder-6.7b-instruct" in page
+    missing = ["report", "--outcomes", str(tmp_path / "no.jsonl"), "--problems", "humaneval+"]
     bad = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "octoroute.cli",
-            "report",
-            "--outcomes",
-            str(tmp_path / "no.jsonl"),
-            "--problems",
-            "humaneval+",
-        ],  # fmt: skip
+        [sys.executable, "-m", "octoroute.cli", *missing],
         capture_output=True,
         text=True,
         timeout=600,
