@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 
@@ -119,6 +119,23 @@ class Problem:
         """The tiers present, in canonical order."""
         present = {t.tier for t in self.tests}
         return tuple(t for t in Tier if t in present)
+
+    def visible_only(self) -> Problem:
+        """What inference may see: a copy without hidden tests, reference solution or metadata.
+
+        Every prompt, feature and stopping decision of an episode is made from this copy; the
+        full problem grades the submitted program only. The harness stays (trusted code the
+        executor runs before visible assert tests; no prompt or featurizer reads it). Test
+        indices in verdicts of the copy count its own tests.
+
+        >>> t = TestCase(TestKind.CALL, Tier.VISIBLE, (1,), 1, has_expected=True)
+        >>> tests = (t, replace(t, tier=Tier.BASE))
+        >>> p = Problem("P/1", "demo", "", "f", "def f(x): return x", tests)
+        >>> v = p.visible_only()
+        >>> v.tiers, v.hidden_tests, v.reference
+        ((<Tier.VISIBLE: 'visible'>,), (), '')
+        """
+        return replace(self, tests=self.visible_tests, reference="", metadata={})
 
 
 class Outcome(enum.StrEnum):

@@ -32,6 +32,7 @@ __all__ = [
     "extract_code",
     "fenced_blocks",
     "flatten_messages",
+    "has_stub",
     "visible_examples",
 ]
 
@@ -64,7 +65,12 @@ _CODE_LINE = re.compile(
 )
 
 
-def _has_stub(problem: Problem) -> bool:
+def has_stub(problem: Problem) -> bool:
+    """Whether the prompt holds the entry point's ``def`` line (a stub a model can continue).
+
+    >>> has_stub(Problem("t", "b", "def f(x):\\n", "f", "", ()))
+    True
+    """
     return re.search(rf"^\s*(?:async\s+)?def\s+{re.escape(problem.entry_point)}\s*\(",
                      problem.prompt, re.M) is not None  # fmt: skip
 
@@ -108,7 +114,7 @@ def completion_prompt(problem: Problem) -> str:
     True
     """
     examples = visible_examples(problem)
-    if _has_stub(problem):
+    if has_stub(problem):
         prompt = problem.prompt if problem.prompt.endswith("\n") else problem.prompt + "\n"
         if not examples:
             return prompt
@@ -129,7 +135,7 @@ def completion_stops(problem: Problem) -> tuple[str, ...]:
 def chat_messages(problem: Problem, system: str = SYSTEM_PROMPT) -> list[dict[str, str]]:
     """The chat messages of a problem: a system prompt and one user turn."""
     examples = visible_examples(problem)
-    if _has_stub(problem):
+    if has_stub(problem):
         ask = "Complete the following Python function."
     else:
         ask = f"Write a Python function named `{problem.entry_point}` for the following task."
@@ -282,7 +288,7 @@ def _needs_stub(code: str, problem: Problem) -> bool:
         bool(code.strip())
         and _is_body(code)
         and not _defines(code, problem.entry_point)
-        and _has_stub(problem)
+        and has_stub(problem)
     )
 
 

@@ -2,7 +2,8 @@
 
 Every featurizer follows :class:`Featurizer`; :data:`FEATURIZERS` names the built-in ones and
 :func:`make_featurizer` builds one by name. :class:`FeatureCache` wraps any featurizer so each
-problem is featurized once.
+problem is featurized once. :class:`TrajectoryFeaturizer` wraps one to add what the attempts
+of an episode showed on the visible tests (a :class:`Trajectory`), for the repair decision.
 
 >>> f = make_featurizer("lexical", n_features=256)
 >>> f.dim > 256
@@ -22,16 +23,28 @@ from octoroute.features.base import BaseFeaturizer, Featurizer
 from octoroute.features.cache import FeatureCache, featurizer_key, problem_key
 from octoroute.features.embedding import MiniLMFeaturizer
 from octoroute.features.lexical import DENSE_FEATURES, KEYWORDS, LexicalFeaturizer
+from octoroute.features.trajectory import (
+    EXCEPTION_TYPES,
+    FAILURE_KINDS,
+    Trajectory,
+    TrajectoryFeaturizer,
+    TrajectoryStep,
+)
 
 __all__ = [
     "BaseFeaturizer",
     "DENSE_FEATURES",
+    "EXCEPTION_TYPES",
+    "FAILURE_KINDS",
     "FEATURIZERS",
     "FeatureCache",
     "Featurizer",
     "KEYWORDS",
     "LexicalFeaturizer",
     "MiniLMFeaturizer",
+    "Trajectory",
+    "TrajectoryFeaturizer",
+    "TrajectoryStep",
     "featurizer_key",
     "make_featurizer",
     "problem_key",
