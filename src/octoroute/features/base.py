@@ -4,8 +4,9 @@ A featurizer may read only what a router may see before it decides: the prompt, 
 point and the *visible* tests. Hidden tests, the reference solution and the grading harness
 are off limits (``tests/features`` checks this with a problem that has none of them).
 
-A later trajectory featurizer will also take the attempts so far; it will keep
-:meth:`Featurizer.transform_one` for the problem alone, so policies can rely on it.
+:class:`~octoroute.features.trajectory.TrajectoryFeaturizer` also takes the attempts so far (for
+repair decisions); it keeps :meth:`Featurizer.transform_one` for the problem alone, so policies
+can rely on it.
 
 >>> from octoroute.features import LexicalFeaturizer
 >>> isinstance(LexicalFeaturizer(), Featurizer)
