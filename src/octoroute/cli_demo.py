@@ -24,7 +24,17 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from octoroute.cli_eval import parse_params
+from octoroute.cli_eval import (
+    BenchmarkOpt,
+    MaxParamsOpt,
+    ModelsOpt,
+    OutcomesOpt,
+    ProblemsOpt,
+    RunOpt,
+    SizesOpt,
+    load_pool_matrix,
+    parse_params,
+)
 from octoroute.exceptions import OctorouteError
 
 __all__ = ["demo_command", "report_command"]
@@ -104,15 +114,8 @@ def demo_command(
 
 
 def report_command(
-    outcomes: Annotated[
-        Path,
-        typer.Option(
-            "--outcomes", help="eval-arena .jsonl(.gz), an outcome log .db, or an export."
-        ),
-    ],
-    problems: Annotated[
-        str, typer.Option("--problems", help="Benchmark name, or a .jsonl of id and prompt.")
-    ],
+    outcomes: OutcomesOpt,
+    problems: ProblemsOpt,
     out: Annotated[Path, typer.Option("--out", help="The HTML page to write.")] = Path(
         "report.html"
     ),
@@ -123,32 +126,28 @@ def report_command(
         "linucb"
     ),
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Replay seeds.")] = 5,
-    models: Annotated[
-        str | None, typer.Option("--models", help="Comma-separated models, or a regex.")
-    ] = None,
-    max_params: Annotated[
-        float | None, typer.Option("--max-params", help="Keep models of at most B billion.")
-    ] = None,
-    sizes: Annotated[
-        Path | None, typer.Option("--sizes", help="JSON object of model to billions.")
-    ] = None,
-    run: Annotated[str | None, typer.Option("--run", help="Run, in an outcome log.")] = None,
-    benchmark: Annotated[
-        str | None, typer.Option("--benchmark", help="Benchmark, in an outcome log.")
-    ] = None,
+    models: ModelsOpt = None,
+    max_params: MaxParamsOpt = None,
+    sizes: SizesOpt = None,
+    run: RunOpt = None,
+    benchmark: BenchmarkOpt = None,
 ) -> None:
     """Replay several policies in both modes on an outcome matrix, trace the main policy's
     quality-compute frontier, write one self-contained HTML page and print the same table."""
     from octoroute import demo
-    from octoroute.cli_eval import parse_models
-    from octoroute.evaluation import align_problems, load_outcomes, load_problem_texts, load_sizes
+    from octoroute.evaluation import align_problems, load_problem_texts
     from octoroute.features import make_featurizer
     from octoroute.report import Report, render_table, write_html
 
     try:
-        extra = load_sizes(sizes) if sizes is not None else None
-        full = load_outcomes(outcomes, run=run, benchmark=benchmark, sizes=extra)
-        pool, excluded = full.select(models=parse_models(models, full.arms), max_params=max_params)
+        _, pool, excluded = load_pool_matrix(
+            outcomes,
+            run=run,
+            benchmark=benchmark,
+            models=models,
+            max_params=max_params,
+            sizes=sizes,
+        )
         texts = align_problems(pool.problem_ids, load_problem_texts(problems))
         x = make_featurizer("lexical", n_features=demo.N_FEATURES).transform(texts)
         names = [p.strip() for p in policies.split(",") if p.strip()]

@@ -25,11 +25,53 @@ from octoroute.exceptions import ConfigError, OctorouteError
 if TYPE_CHECKING:
     from octoroute.evaluation import OutcomeMatrix, ReplayResult
 
-__all__ = ["parse_models", "parse_params", "replay_command"]
+__all__ = ["load_pool_matrix", "parse_models", "parse_params", "replay_command"]
 
 _err = Console(stderr=True, soft_wrap=True)
 
 DEFAULT_N_FEATURES = 128
+
+OutcomesOpt = Annotated[
+    Path,
+    typer.Option(
+        "--outcomes",
+        help="Outcome matrix: eval-arena .jsonl(.gz), an outcome log .db, or an export.",
+    ),
+]
+ProblemsOpt = Annotated[
+    str, typer.Option("--problems", help="Benchmark name, or a .jsonl of id and prompt per line.")
+]
+ModelsOpt = Annotated[
+    str | None, typer.Option("--models", help="Comma-separated models, or a regex.")
+]
+MaxParamsOpt = Annotated[
+    float | None, typer.Option("--max-params", help="Keep models of at most B billion.")
+]
+SizesOpt = Annotated[Path | None, typer.Option("--sizes", help="JSON object of model to billions.")]
+RunOpt = Annotated[str | None, typer.Option("--run", help="Run, in an outcome log.")]
+BenchmarkOpt = Annotated[
+    str | None, typer.Option("--benchmark", help="Benchmark, in an outcome log.")
+]
+
+
+def load_pool_matrix(
+    outcomes: Path,
+    *,
+    run: str | None,
+    benchmark: str | None,
+    models: str | None,
+    max_params: float | None,
+    sizes: Path | None,
+) -> tuple[OutcomeMatrix, OutcomeMatrix, list[str]]:
+    """The whole matrix, the pool selected from it, and the models excluded for unknown size."""
+    from octoroute.evaluation import load_outcomes, load_sizes
+
+    extra = load_sizes(sizes) if sizes is not None else None
+    full = load_outcomes(outcomes, run=run, benchmark=benchmark, sizes=extra)
+    pool, excluded = full.select(models=parse_models(models, full.arms), max_params=max_params)
+    return full, pool, excluded
+
+
 """Hashed columns of the lexical featurizer in replay. The ridge policies keep a d x d matrix
 per arm, so the featurizer's own default (4096 columns) would need about 136 MB per arm."""
 
@@ -156,17 +198,8 @@ def _table(result: ReplayResult, data: dict[str, Any]) -> Table:
 
 
 def replay_command(
-    outcomes: Annotated[
-        Path,
-        typer.Option(
-            "--outcomes",
-            help="Outcome matrix: eval-arena .jsonl(.gz), an outcome log .db, or an export.",
-        ),
-    ],
-    problems: Annotated[
-        str,
-        typer.Option("--problems", help="Benchmark name, or a .jsonl of id and prompt per line."),
-    ],
+    outcomes: OutcomesOpt,
+    problems: ProblemsOpt,
     policy: Annotated[str, typer.Option("--policy", help="Registered policy name.")],
     param: Annotated[
         list[str] | None, typer.Option("--param", help="Policy hyperparameter KEY=VALUE.")
@@ -174,15 +207,9 @@ def replay_command(
     mode: Annotated[str, typer.Option("--mode", help="cv (cross-fitted) or online.")] = "cv",
     seeds: Annotated[int, typer.Option("--seeds", min=1, help="Number of seeds.")] = 5,
     folds: Annotated[int, typer.Option("--folds", min=2, help="Folds in cv mode.")] = 5,
-    models: Annotated[
-        str | None, typer.Option("--models", help="Comma-separated models, or a regex.")
-    ] = None,
-    max_params: Annotated[
-        float | None, typer.Option("--max-params", help="Keep models of at most B billion.")
-    ] = None,
-    sizes: Annotated[
-        Path | None, typer.Option("--sizes", help="JSON object of model to billions.")
-    ] = None,
+    models: ModelsOpt = None,
+    max_params: MaxParamsOpt = None,
+    sizes: SizesOpt = None,
     featurizer: Annotated[str, typer.Option("--featurizer", help="Featurizer name.")] = "lexical",
     n_features: Annotated[
         int, typer.Option("--n-features", min=1, help="Hashed columns of the lexical features.")
@@ -202,10 +229,8 @@ def replay_command(
         str | None,
         typer.Option("--sweep", help="Comma-separated lambdas: add the frontier and its AIQ."),
     ] = None,
-    run: Annotated[str | None, typer.Option("--run", help="Run, in an outcome log.")] = None,
-    benchmark: Annotated[
-        str | None, typer.Option("--benchmark", help="Benchmark, in an outcome log.")
-    ] = None,
+    run: RunOpt = None,
+    benchmark: BenchmarkOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     per_problem: Annotated[
         bool, typer.Option("--per-problem", help="Add per-problem choices to the JSON.")
@@ -225,8 +250,6 @@ def replay_command(
         PolicySpec,
         Reference,
         arm_points,
-        load_outcomes,
-        load_sizes,
         oracle_point,
         policy_frontier,
         replay,
@@ -240,9 +263,14 @@ def replay_command(
             raise ConfigError(f"--mode: expected cv or online, found {mode!r}") from None
         if budget is not None and not 0.0 < budget <= 1.0:
             raise ConfigError(f"--budget: expected a fraction in (0, 1], found {budget}")
-        extra = load_sizes(sizes) if sizes is not None else None
-        full = load_outcomes(outcomes, run=run, benchmark=benchmark, sizes=extra)
-        pool, excluded = full.select(models=parse_models(models, full.arms), max_params=max_params)
+        full, pool, excluded = load_pool_matrix(
+            outcomes,
+            run=run,
+            benchmark=benchmark,
+            models=models,
+            max_params=max_params,
+            sizes=sizes,
+        )
         x, feat = _features(pool, problems, featurizer, n_features)
         spec = PolicySpec(policy, parse_params(param))
         ref = Reference.from_matrix(full, reference, pool) if reference else None
