@@ -288,6 +288,7 @@ def _register() -> None:
     from octoroute.cli_arms import arms_app, models_app
     from octoroute.cli_demo import demo_command, report_command
     from octoroute.cli_eval import replay_command
+    from octoroute.cli_repair import fixrate_command, repair_collect_command
     from octoroute.cli_store import export_command, import_app, stats_command
 
     app.add_typer(arms_app, name="arms")
@@ -298,6 +299,8 @@ def _register() -> None:
     app.command("export")(export_command)
     app.command("replay")(replay_command)
     app.command("report")(report_command)
+    app.command("repair-collect")(repair_collect_command)
+    app.command("fixrate")(fixrate_command)
 
 
 _register()

@@ -15,6 +15,13 @@ cross-fitted regimes), :mod:`.result` (what a replay produced and its report), :
 1.0
 """
 
+from octoroute.evaluation.fixrate import (
+    FixCell,
+    FixRates,
+    fix_rates,
+    fix_rates_from_store,
+    wilson_ci,
+)
 from octoroute.evaluation.frontier import (
     DEFAULT_LAMBDAS,
     Frontier,
@@ -56,6 +63,8 @@ from octoroute.evaluation.sizes import default_sizes, load_sizes, model_sizes, p
 __all__ = [
     "DEFAULT_LAMBDAS",
     "Estimate",
+    "FixCell",
+    "FixRates",
     "Frontier",
     "FrontierPoint",
     "Mode",
@@ -73,6 +82,8 @@ __all__ = [
     "default_sizes",
     "doubly_robust",
     "fit_reward_model",
+    "fix_rates",
+    "fix_rates_from_store",
     "from_attempts",
     "from_eval_arena",
     "from_store",
@@ -91,4 +102,5 @@ __all__ = [
     "snips",
     "target_probabilities",
     "upper_hull",
+    "wilson_ci",
 ]

@@ -9,7 +9,14 @@ matplotlib is imported only when a page is written (Agg backend, no display need
 """
 
 from octoroute.report.html import render_html, write_html
-from octoroute.report.model import PolicyRow, Report
+from octoroute.report.model import MatrixSection, PolicyRow, Report
 from octoroute.report.table import render_table
 
-__all__ = ["PolicyRow", "Report", "render_html", "render_table", "write_html"]
+__all__ = [
+    "MatrixSection",
+    "PolicyRow",
+    "Report",
+    "render_html",
+    "render_table",
+    "write_html",
+]

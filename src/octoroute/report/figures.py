@@ -6,9 +6,9 @@ import io
 from typing import Any
 
 from octoroute.exceptions import MissingDependencyError
-from octoroute.report.model import Report
+from octoroute.report.model import MatrixSection, Report
 
-__all__ = ["arm_shares_png", "choices_png", "frontier_png", "regret_png"]
+__all__ = ["arm_shares_png", "choices_png", "frontier_png", "heatmap_png", "regret_png"]
 
 
 def _plt() -> Any:
@@ -122,4 +122,38 @@ def choices_png(report: Report) -> bytes | None:
     ax.set_xlabel(f"problem (n={len(report.problem_ids)}); a dot marks a failed choice")
     handles = [plt.Rectangle((0, 0), 1, 1, color=cmap(i)) for i in range(len(arms))]
     ax.legend(handles, arms, fontsize=6, bbox_to_anchor=(1.01, 1), loc="upper left")
+    return _png(fig)
+
+
+def heatmap_png(matrix: MatrixSection) -> bytes | None:
+    """The matrix as a heatmap on [0, 1], each cell annotated with its value and count."""
+    if not matrix.rows or not matrix.columns:
+        return None
+    plt = _plt()
+    import numpy as np
+
+    grid = np.array(
+        [[np.nan if v is None else v for v in row] for row in matrix.values], dtype=float
+    )
+    fig, ax = plt.subplots(figsize=(1.0 * len(matrix.columns) + 3.0,
+                                    0.55 * len(matrix.rows) + 1.8))  # fmt: skip
+    cmap = plt.get_cmap("viridis").copy()
+    cmap.set_bad("#eeeeee")  # no observation: grey, not a rate of 0
+    im = ax.imshow(np.ma.masked_invalid(grid), cmap=cmap, vmin=0.0, vmax=1.0, aspect="auto")
+    for r in range(len(matrix.rows)):
+        for c in range(len(matrix.columns)):
+            value = matrix.values[r][c]
+            n = matrix.counts[r][c] if matrix.counts else None
+            text = "" if value is None else f"{value:.2f}"
+            if n is not None:
+                text += f"\nn={n}"
+            color = "white" if value is not None and value < 0.6 else "black"
+            ax.text(c, r, text, ha="center", va="center", fontsize=7, color=color)
+    ax.set_xticks(range(len(matrix.columns)), matrix.columns, rotation=30, ha="right",
+                  fontsize=7)  # fmt: skip
+    ax.set_yticks(range(len(matrix.rows)), matrix.rows, fontsize=7)
+    ax.set_xlabel(matrix.column_label)
+    ax.set_ylabel(matrix.row_label)
+    ax.set_title(matrix.title, fontsize=9)
+    fig.colorbar(im, ax=ax, fraction=0.04)
     return _png(fig)

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from octoroute.report import figures
-from octoroute.report.model import Report
+from octoroute.report.model import MatrixSection, Report
 
 __all__ = ["render_html", "write_html"]
 
@@ -62,16 +62,45 @@ def _table(report: Report) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
+def _matrix(matrix: MatrixSection) -> str:
+    """A matrix's heatmap and its table (value, count and interval per cell)."""
+    head = f"<th>{html.escape(matrix.row_label)}</th>" + "".join(
+        f"<th>{html.escape(c)}</th>" for c in matrix.columns
+    )
+    rows = []
+    for r, name in enumerate(matrix.rows):
+        cells = []
+        for c in range(len(matrix.columns)):
+            text = _f(matrix.values[r][c])
+            if matrix.counts:
+                text += f" (n={matrix.counts[r][c]})"
+            ci = matrix.intervals[r][c] if matrix.intervals else None
+            if ci is not None:
+                text += f"<br>[{ci[0]:.2f}, {ci[1]:.2f}]"
+            cells.append(f"<td>{text}</td>")
+        rows.append(f"<tr><td>{html.escape(name)}</td>{''.join(cells)}</tr>")
+    parts = [
+        f"<h3>{html.escape(matrix.title)}</h3>",
+        _img(figures.heatmap_png(matrix), matrix.title),
+        f"<table><tr>{head}</tr>{''.join(rows)}</table>",
+    ]
+    if matrix.note:
+        parts.append(f"<p class=note>{html.escape(matrix.note)}</p>")
+    return "\n".join(p for p in parts if p)
+
+
 def _section(report: Report, level: int) -> str:
     parts = [f"<h{level}>{html.escape(report.title)}</h{level}>"]
     if report.subtitle:
         parts.append(f"<p class=note>{html.escape(report.subtitle)}</p>")
-    parts.append(_table(report))
+    if report.rows or report.best_single or report.oracle is not None or report.reference:
+        parts.append(_table(report))
     parts.extend(f"<p class=note>{html.escape(n)}</p>" for n in report.notes)
     parts.append(_img(figures.frontier_png(report), "quality-compute frontier"))
     parts.append(_img(figures.regret_png(report), "cumulative regret"))
     parts.append(_img(figures.arm_shares_png(report), "arm shares"))
     parts.append(_img(figures.choices_png(report), "per-problem choices"))
+    parts.extend(_matrix(m) for m in report.matrices)
     parts.extend(_section(s, min(level + 1, 4)) for s in report.sections)
     return "\n".join(p for p in parts if p)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from octoroute.evaluation.frontier import FrontierPoint
 
-__all__ = ["PolicyRow", "Report"]
+__all__ = ["MatrixSection", "PolicyRow", "Report"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,28 @@ class PolicyRow:
         return f"{self.policy} ({self.mode})"
 
 
+@dataclass(frozen=True, slots=True)
+class MatrixSection:
+    """A matrix shown as a heatmap with a table: one value in [0, 1] per (row, column).
+
+    ``values[r][c]`` is None where nothing was observed; ``counts[r][c]`` is the number of
+    observations behind a value and ``intervals[r][c]`` its 95% interval (either may be empty).
+
+    >>> MatrixSection("fix rate", ("a",), ("b",), ((0.5,),), ((4,),)).values[0][0]
+    0.5
+    """
+
+    title: str
+    rows: Sequence[str]
+    columns: Sequence[str]
+    values: Sequence[Sequence[float | None]]
+    counts: Sequence[Sequence[int]] = ()
+    intervals: Sequence[Sequence[tuple[float, float] | None]] = ()
+    row_label: str = ""
+    column_label: str = ""
+    note: str = ""
+
+
 @dataclass(frozen=True)
 class Report:
     """Everything one page shows.
@@ -63,3 +85,5 @@ class Report:
     notes: Sequence[str] = ()
     sections: Sequence[Report] = ()
     """Further reports (another benchmark, another pool) rendered on the same page."""
+    matrices: Sequence[MatrixSection] = ()
+    """Matrices shown as heatmaps and tables (for example cross-arm fix rates)."""
