@@ -3,8 +3,9 @@
 Layout: :mod:`.outcomes` (the outcome matrix and its loaders), :mod:`.sizes` (parameter counts
 of models), :mod:`.problems` (problem texts to featurize), :mod:`.replay` (the online and
 cross-fitted regimes), :mod:`.result` (what a replay produced and its report), :mod:`.metrics`
-(bootstrap intervals, regret, shares), :mod:`.frontier` (quality-compute frontier, AIQ) and
-:mod:`.offpolicy` (IPS, SNIPS and doubly robust estimates from logged decisions).
+(bootstrap intervals, regret, shares), :mod:`.frontier` (quality-compute frontier, AIQ),
+:mod:`.offpolicy` (IPS, SNIPS and doubly robust estimates from logged decisions) and
+:mod:`.outcome_model` (a calibrated model of each arm's next attempt passing).
 
 >>> import numpy as np
 >>> m = OutcomeMatrix(("p1", "p2", "p3", "p4"), ("a-1b", "b-7b"),
@@ -47,6 +48,12 @@ from octoroute.evaluation.offpolicy import (
     snips,
     target_probabilities,
 )
+from octoroute.evaluation.outcome_model import (
+    OutcomeModel,
+    OutcomeModelReport,
+    evaluate_outcome_model,
+    repair_dataset,
+)
 from octoroute.evaluation.outcomes import (
     PARAMS_UNIT,
     OutcomeMatrix,
@@ -69,6 +76,8 @@ __all__ = [
     "FrontierPoint",
     "Mode",
     "OutcomeMatrix",
+    "OutcomeModel",
+    "OutcomeModelReport",
     "PARAMS_UNIT",
     "PolicySpec",
     "Reference",
@@ -81,6 +90,7 @@ __all__ = [
     "cumulative_regret",
     "default_sizes",
     "doubly_robust",
+    "evaluate_outcome_model",
     "fit_reward_model",
     "fix_rates",
     "fix_rates_from_store",
@@ -98,6 +108,7 @@ __all__ = [
     "params_from_name",
     "policy_frontier",
     "read_prompts_jsonl",
+    "repair_dataset",
     "replay",
     "snips",
     "target_probabilities",
