@@ -96,6 +96,13 @@ def _register(
         **dataclasses.asdict(cfg),
     }
     store.add_run(run_id, config=config, command="collect")
+    register_arms(store, pool)
+    store.add_problems(problems)
+
+
+def register_arms(store: Store, pool: Pool) -> None:
+    """Register every arm of ``pool`` in the log (idempotent; a changed backend, model or cost
+    unit under the same name is refused by the store)."""
     for spec in pool.specs:
         store.add_arm(
             spec.name,
@@ -104,7 +111,6 @@ def _register(
             cost_unit=spec.cost.unit,
             params={"style": spec.style.value, "n_ctx": spec.n_ctx, "threads": spec.threads},
         )
-    store.add_problems(problems)
 
 
 def collect(

@@ -47,6 +47,7 @@ from octoroute.arms.base import ArmBase, Sampling
 from octoroute.arms.pool import Pool
 from octoroute.arms.prompts import flatten_messages
 from octoroute.arms.repair import repair_request
+from octoroute.collect import register_arms
 from octoroute.exceptions import ConfigError, StoreConflict
 from octoroute.features import Featurizer, Trajectory, TrajectoryFeaturizer, TrajectoryStep
 from octoroute.policies import BasePolicy
@@ -371,9 +372,7 @@ class Router:
     def _register(self, problem: Problem, kind: str) -> None:
         assert self.store is not None
         self.store.add_run(self.run_id, config={"kind": kind}, command=kind)
-        for spec in self.pool.specs:
-            self.store.add_arm(spec.name, backend=spec.backend, model=spec.model,
-                               cost_unit=spec.cost.unit)  # fmt: skip
+        register_arms(self.store, self.pool)
         self.store.add_problems([problem])
 
     def _decision_record(self, problem: Problem, decision: Decision, step: int) -> DecisionRecord:

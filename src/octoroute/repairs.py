@@ -41,6 +41,7 @@ from octoroute.arms.base import ArmBase, Sampling
 from octoroute.arms.pool import Pool
 from octoroute.arms.prompts import flatten_messages
 from octoroute.arms.repair import repair_request
+from octoroute.collect import register_arms
 from octoroute.evaluation.fixrate import VISIBLE_PASSED, failure_kind
 from octoroute.exceptions import ConfigError
 from octoroute.sandbox import Executor
@@ -194,14 +195,7 @@ def _register(store: Store, run_id: str, source_run: str, pool: Pool, cfg: Repai
     config = {"kind": "repair", "source_run": source_run, "pool": pool.source,
               "arms": sorted(pool.names), **dataclasses.asdict(cfg)}  # fmt: skip
     store.add_run(run_id, config=config, command="repair-collect")
-    for spec in pool.specs:
-        store.add_arm(
-            spec.name,
-            backend=spec.backend,
-            model=spec.model,
-            cost_unit=spec.cost.unit,
-            params={"style": spec.style.value, "n_ctx": spec.n_ctx, "threads": spec.threads},
-        )
+    register_arms(store, pool)
     store.add_problems(problems)
 
 
