@@ -12,9 +12,10 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import Progress
 from rich.table import Table
 
+from octoroute.cli_progress import job_progress, prepare_with_bar
 from octoroute.config import Settings
 from octoroute.exceptions import OctorouteError
 from octoroute.types import Problem, Tier, Verdict
@@ -49,15 +50,7 @@ def _load(benchmark: str, data: Path | None) -> list[Problem]:
 
 
 def _progress() -> Progress:
-    return Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]}"),
-        TimeRemainingColumn(),
-        console=console,
-        transient=True,
-    )
+    return job_progress(console)
 
 
 @app.command()
@@ -203,7 +196,7 @@ def collect(
     from octoroute.arms.pool import load_pool
     from octoroute.collect import CollectConfig
     from octoroute.collect import collect as run_collect
-    from octoroute.sandbox import Executor, prepare
+    from octoroute.sandbox import Executor
     from octoroute.store import open_store
 
     try:
@@ -213,10 +206,7 @@ def collect(
         bench = problems[0].benchmark if problems else benchmark
         cfg = CollectConfig(bench, samples, temperature, max_tokens)
         with Executor(workers=workers) as ex, open_store(db) as store, _progress() as bar:
-            task = bar.add_task("preparing tests", total=len(problems), rate="")
-            prepared = prepare(problems, ex, Settings.from_env().cache_dir,
-                               on_done=lambda _: bar.advance(task))  # fmt: skip
-            bar.remove_task(task)
+            prepared = prepare_with_bar(bar, problems, ex)
             tasks: dict[str, Any] = {}
             started: dict[str, float] = {}
 
@@ -259,16 +249,13 @@ def rejudge(
     humaneval to humaneval+), as a new run; nothing is generated again. Resumable.
     """
     from octoroute.rejudge import rejudge as run_rejudge
-    from octoroute.sandbox import Executor, prepare
+    from octoroute.sandbox import Executor
     from octoroute.store import open_store
 
     try:
         problems = _load(benchmark, data)
         with Executor(workers=workers) as ex, open_store(db) as store, _progress() as bar:
-            task = bar.add_task("preparing tests", total=len(problems), rate="")
-            prepared = prepare(problems, ex, Settings.from_env().cache_dir,
-                               on_done=lambda _: bar.advance(task))  # fmt: skip
-            bar.remove_task(task)
+            prepared = prepare_with_bar(bar, problems, ex)
             total = store.count_attempts(source)
             task = bar.add_task("re-judging", total=total, rate="")
             summary = run_rejudge(store, ex, source, prepared, run,

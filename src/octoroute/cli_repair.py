@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from octoroute.cli_progress import job_progress, prepare_with_bar
 from octoroute.exceptions import ConfigError, OctorouteError
 
 if TYPE_CHECKING:
@@ -69,9 +69,8 @@ def repair_collect_command(
     Resumable: run it again and it adds only what is missing.
     """
     from octoroute.arms.pool import load_pool
-    from octoroute.config import Settings
     from octoroute.repairs import RepairConfig, RepairProgress, collect_repairs
-    from octoroute.sandbox import Executor, prepare
+    from octoroute.sandbox import Executor
     from octoroute.store import open_store
     from octoroute.tasks import load_benchmark
 
@@ -80,20 +79,8 @@ def repair_collect_command(
         cfg = RepairConfig(per_cell=per_cell, seed=seed, max_tokens=max_tokens)
         problems = load_benchmark(benchmark, data)
         bench = problems[0].benchmark if problems else benchmark
-        progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeRemainingColumn(),
-            console=_err,
-            transient=True,
-        )
-        with Executor(workers=workers) as ex, open_store(db) as store, progress as bar:
-            task = bar.add_task("preparing tests", total=len(problems), rate="")
-            prepared = prepare(problems, ex, Settings.from_env().cache_dir,
-                               on_done=lambda _: bar.advance(task))  # fmt: skip
-            bar.remove_task(task)
+        with Executor(workers=workers) as ex, open_store(db) as store, job_progress(_err) as bar:
+            prepared = prepare_with_bar(bar, problems, ex)
             tasks: dict[str, Any] = {}
             fixed: dict[str, int] = {}
 
