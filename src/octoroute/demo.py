@@ -32,16 +32,17 @@ from octoroute.evaluation import (
     ReplayResult,
     align_problems,
     arm_points,
-    load_outcomes,
+    from_attempts,
     load_problem_texts,
     oracle_point,
     policy_frontier,
+    read_log,
     replay,
 )
 from octoroute.exceptions import ConfigError, OctorouteError
 from octoroute.features import make_featurizer
 from octoroute.report import PolicyRow, Report
-from octoroute.types import Problem
+from octoroute.types import Attempt, Problem
 
 log = logging.getLogger(__name__)
 
@@ -99,17 +100,9 @@ class DemoConfig:
     lambdas: Sequence[float] = (0.0, 0.1, 0.2, 0.4, 0.8)
 
 
-def _benchmarks(log_path: Path) -> list[tuple[str, str]]:
+def _benchmarks(attempts: Sequence[Attempt]) -> list[tuple[str, str]]:
     """(run, benchmark) pairs of the log, the stronger HumanEval+ re-judging preferred."""
-    from octoroute.store import read_attempts_jsonl
-
-    if log_path.suffix in (".db", ".sqlite", ".sqlite3"):
-        from octoroute.store import open_store
-
-        with open_store(log_path, create=False) as store:
-            pairs = {(a.run_id, a.benchmark) for a in store.attempts()}
-    else:
-        pairs = {(a.run_id, a.benchmark) for a in read_attempts_jsonl(log_path)}
+    pairs = {(a.run_id, a.benchmark) for a in attempts}
     names = {b for _, b in pairs}
     keep = [(r, b) for r, b in pairs if not (b == "humaneval" and "humaneval+" in names)]
     return sorted(keep, key=lambda rb: rb[1])
@@ -305,9 +298,11 @@ def live_report(rows: Sequence[LiveRow], largest: str) -> Report:
 def load_matrices(cfg: DemoConfig) -> list[tuple[str, OutcomeMatrix, list[Problem]]]:
     """The log's matrices with their problem texts; a benchmark without texts is skipped."""
     out = []
-    for run, benchmark in _benchmarks(cfg.log):
+    attempts = read_log(cfg.log)  # read once, split by run and benchmark below
+    for run, benchmark in _benchmarks(attempts):
         # Problems some arm has not done yet (a collection still running) are dropped.
-        matrix, _ = load_outcomes(cfg.log, run=run, benchmark=benchmark).select()
+        whole = from_attempts(attempts, str(cfg.log), run=run, benchmark=benchmark)
+        matrix, _ = whole.select()
         try:
             texts = _texts(benchmark, matrix.problem_ids)
         except OctorouteError as exc:

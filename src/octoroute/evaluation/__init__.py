@@ -61,6 +61,7 @@ from octoroute.evaluation.outcomes import (
     from_eval_arena,
     from_store,
     load_outcomes,
+    read_log,
 )
 from octoroute.evaluation.problems import align_problems, load_problem_texts, read_prompts_jsonl
 from octoroute.evaluation.replay import PolicySpec, replay
@@ -107,6 +108,7 @@ __all__ = [
     "paired_bootstrap_ci",
     "params_from_name",
     "policy_frontier",
+    "read_log",
     "read_prompts_jsonl",
     "repair_dataset",
     "replay",

@@ -55,6 +55,7 @@ __all__ = [
     "from_eval_arena",
     "from_store",
     "load_outcomes",
+    "read_log",
 ]
 
 log = logging.getLogger(__name__)
@@ -370,6 +371,19 @@ def from_store(
     with open_store(path, create=False) as store:
         attempts = list(store.attempts(run, benchmark=benchmark))
     return from_attempts(attempts, str(path), run=run, benchmark=benchmark, sizes=sizes)
+
+
+def read_log(path: str | Path) -> list[Attempt]:
+    """Every attempt of an octoroute log: an outcome log (``.db``) or an attempts export."""
+    path = Path(path)
+    if path.suffix.lower() in _STORE_SUFFIXES:
+        from octoroute.store import open_store
+
+        with open_store(path, create=False) as store:
+            return list(store.attempts())
+    from octoroute.store import read_attempts_jsonl
+
+    return read_attempts_jsonl(path)
 
 
 def load_outcomes(
