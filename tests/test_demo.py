@@ -14,7 +14,6 @@ import pytest
 
 from octoroute import demo
 from octoroute.arms.models import model_status
-from octoroute.features import make_featurizer
 from octoroute.store import read_attempts_jsonl
 
 
@@ -35,7 +34,7 @@ def test_replay_section_reports_every_policy_in_both_modes() -> None:
     cfg = demo.DemoConfig(seeds=1, policies=("linucb", "random", "best_single"), lambdas=(0, 1))
     (name, matrix, texts), *_ = demo.load_matrices(cfg)
     assert name == "humaneval+"  # re-judged HumanEval is preferred to HumanEval
-    x = make_featurizer("lexical", n_features=demo.N_FEATURES).transform(texts)
+    x = demo.featurizer().transform(texts)
     report, results = demo.evaluate_benchmark(matrix, x, cfg, name)
     assert [(r.policy, r.mode.value) for r in results] == [
         (p, m) for m in ("cv", "online") for p in cfg.policies

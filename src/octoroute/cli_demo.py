@@ -83,9 +83,7 @@ def demo_command(
             progress = _tasks(bars)
             matrices = demo.load_matrices(cfg)
             for name, matrix, texts in matrices:
-                from octoroute.features import make_featurizer
-
-                x = make_featurizer("lexical", n_features=demo.N_FEATURES).transform(texts)
+                x = demo.featurizer().transform(texts)
                 report, results = demo.evaluate_benchmark(matrix, x, cfg, name, progress)
                 sections.append(report)
                 summaries[name] = [r.to_json() for r in results]
@@ -136,7 +134,6 @@ def report_command(
     quality-compute frontier, write one self-contained HTML page and print the same table."""
     from octoroute import demo
     from octoroute.evaluation import align_problems, load_problem_texts
-    from octoroute.features import make_featurizer
     from octoroute.report import Report, render_table, write_html
 
     try:
@@ -149,7 +146,7 @@ def report_command(
             sizes=sizes,
         )
         texts = align_problems(pool.problem_ids, load_problem_texts(problems))
-        x = make_featurizer("lexical", n_features=demo.N_FEATURES).transform(texts)
+        x = demo.featurizer().transform(texts)
         names = [p.strip() for p in policies.split(",") if p.strip()]
         cfg = demo.DemoConfig(policy=policy, policies=names, seeds=seeds)
         with _bars() as bars:

@@ -40,7 +40,7 @@ from octoroute.evaluation import (
     replay,
 )
 from octoroute.exceptions import ConfigError, OctorouteError
-from octoroute.features import make_featurizer
+from octoroute.features import BaseFeaturizer, make_featurizer
 from octoroute.report import PolicyRow, Report
 from octoroute.types import Attempt, Problem
 
@@ -49,9 +49,13 @@ log = logging.getLogger(__name__)
 __all__ = [
     "DemoConfig",
     "LiveRow",
+    "N_FEATURES",
     "POLICIES",
     "evaluate_benchmark",
+    "featurizer",
+    "live_report",
     "live_routing",
+    "load_matrices",
     "recorded_log",
 ]
 
@@ -69,6 +73,12 @@ POLICIES: tuple[str, ...] = (
 
 N_FEATURES = 128
 """Hashed columns of the lexical featurizer (the replay command's default)."""
+
+
+def featurizer() -> BaseFeaturizer:
+    """The featurizer the demo and the report route with: lexical, :data:`N_FEATURES` columns."""
+    return make_featurizer("lexical", n_features=N_FEATURES)
+
 
 Progress = Callable[[str, int], Callable[[], None]]
 """``progress(description, total)`` starts a task and returns the function that advances it."""
@@ -154,7 +164,7 @@ def evaluate_benchmark(
         for name in cfg.policies:
             params = dict(cfg.params) if name == cfg.policy else {}
             r = replay(matrix, x, PolicySpec(name, params), mode=mode, seeds=cfg.seeds,
-                       featurizer={"name": "lexical", "n_features": N_FEATURES},
+                       featurizer={"name": "lexical", **featurizer().get_params()},
                        on_step=advance)  # fmt: skip
             results.append(r)
             main_cv = name == cfg.policy and mode is Mode.CV
@@ -230,9 +240,9 @@ def live_routing(
     if len(ids) <= cfg.live:
         raise ConfigError(f"live routing needs more than {cfg.live} HumanEval problems in the log")
     held = set(np.random.default_rng(0).choice(len(ids), size=cfg.live, replace=False).tolist())
-    featurizer = make_featurizer("lexical", n_features=N_FEATURES)
+    features = featurizer()
     texts = align_problems(matrix.problem_ids, list(by_id.values()))
-    x = featurizer.transform(texts)
+    x = features.transform(texts)
     policy = PolicySpec(cfg.policy, dict(cfg.params)).build(0, matrix)
     live_ids = [ids[k] for k in sorted(held)]
     train = [i for i, pid in enumerate(matrix.problem_ids) if pid not in live_ids]
@@ -251,7 +261,7 @@ def live_routing(
         from octoroute.policies import BasePolicy
 
         assert isinstance(policy, BasePolicy)
-        with Router(pool, policy, featurizer, ex, store, run_id="demo/live") as router:
+        with Router(pool, policy, features, ex, store, run_id="demo/live") as router:
             for problem in problems:
                 routed = router.route(problem)
                 i = matrix.problem_ids.index(problem.id)
