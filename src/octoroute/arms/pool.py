@@ -47,6 +47,7 @@ from octoroute.arms.base import (
     Sampling,
 )
 from octoroute.arms.models import MODELS, model_path
+from octoroute.config import Settings
 from octoroute.exceptions import ConfigError, DataError
 
 __all__ = ["DEFAULT", "ArmSpec", "CostSpec", "Pool", "default_pool", "load_pool"]
@@ -213,12 +214,17 @@ def build_arm(spec: ArmSpec) -> ArmBase:
     )
 
 
-def default_pool(arms: Sequence[str] | None = None, models_dir: Path | None = None) -> Pool:
+def default_pool(
+    arms: Sequence[str] | None = None, models_dir: Path | None = None, threads: int | None = None
+) -> Pool:
     """The offline default pool: the four local models through llama.cpp; no file needed.
 
     ``arms`` selects some of them by name. Files live under ``models_dir`` (default: the
-    cache's ``models`` folder); nothing is read until an arm is used.
+    cache's ``models`` folder); nothing is read until an arm is used. ``threads`` defaults to
+    ``OCTOROUTE_THREADS`` (see :mod:`octoroute.config`), else 2.
     """
+    if threads is None:
+        threads = Settings.from_env().threads
     specs = tuple(
         ArmSpec(
             name=m.name,
@@ -231,6 +237,7 @@ def default_pool(arms: Sequence[str] | None = None, models_dir: Path | None = No
             timeout=600.0,
             retries=1,
             concurrency=1,
+            threads=threads,
         )
         for m in MODELS.values()
     )
