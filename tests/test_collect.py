@@ -130,3 +130,20 @@ def test_kill_and_resume_collect(tmp_path: Path) -> None:
                          capture_output=True, text=True, check=True)  # fmt: skip
     report = json.loads(out.stdout)
     assert report["attempts"] == 8 and report["per_arm"][SMOLLM]["attempts"] == 8
+
+
+def test_one_run_is_collected_arm_by_arm(tmp_path: Path) -> None:
+    """``--arms a`` then ``--arms b`` extend one run (arms are not part of its config)."""
+    from octoroute.arms.base import PromptStyle
+    from tests.fakes import Script, builder, scripted_pool
+
+    pool = scripted_pool({"a": PromptStyle.CHAT, "b": PromptStyle.CHAT})
+    arms = builder(pool, Script(["```python\ndef add(a, b):\n    return a + b\n```"]))
+    with Executor(workers=1) as ex, open_store(tmp_path / "log.db") as store:
+        problems = _problems(ex, tmp_path, 2)
+        cfg = CollectConfig("humaneval", samples=1, max_tokens=16)
+        for name in ("a", "b"):
+            collect(store, ex, pool.select([name]), problems, cfg, "r", build=arms.__getitem__)
+        assert {(a.arm, a.problem_id) for a in store.attempts("r")} == {
+            (arm, p.id) for arm in "ab" for p in problems
+        }

@@ -274,6 +274,7 @@ def _register() -> None:
     # Sub-commands live in their own modules; importing them is cheap (no heavy imports).
     from octoroute.cli_arms import arms_app, models_app
     from octoroute.cli_demo import demo_command, report_command
+    from octoroute.cli_episodes import episodes_command
     from octoroute.cli_eval import replay_command
     from octoroute.cli_repair import fixrate_command, repair_collect_command
     from octoroute.cli_store import export_command, import_app, stats_command
@@ -288,6 +289,7 @@ def _register() -> None:
     app.command("report")(report_command)
     app.command("repair-collect")(repair_collect_command)
     app.command("fixrate")(fixrate_command)
+    app.command("episodes")(episodes_command)
 
 
 _register()

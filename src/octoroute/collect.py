@@ -92,7 +92,6 @@ def _register(
     config = {
         "kind": "collect",
         "pool": pool.source,
-        "arms": sorted(pool.names),
         **dataclasses.asdict(cfg),
     }
     store.add_run(run_id, config=config, command="collect")

@@ -41,15 +41,17 @@ from octoroute.arms.base import ArmBase, Sampling
 from octoroute.arms.pool import Pool
 from octoroute.arms.prompts import flatten_messages
 from octoroute.arms.repair import repair_request
-from octoroute.collect import register_arms
+from octoroute.collect import CollectConfig, register_arms
+from octoroute.collect import _one as _fresh
+from octoroute.evaluation.episodes import NodeRequest
 from octoroute.evaluation.fixrate import VISIBLE_PASSED, failure_kind
 from octoroute.exceptions import ConfigError
 from octoroute.sandbox import Executor
 from octoroute.store import Store, hash_text
 from octoroute.types import Attempt, AttemptKey, Feedback, Problem
 
-__all__ = ["Failure", "RepairConfig", "RepairProgress", "RepairSummary", "collect_repairs",
-           "sample_failures"]  # fmt: skip
+__all__ = ["Failure", "GrowSummary", "RepairConfig", "RepairProgress", "RepairSummary",
+           "collect_repairs", "grow", "sample_failures"]  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +195,7 @@ def sample_failures(
 def _register(store: Store, run_id: str, source_run: str, pool: Pool, cfg: RepairConfig,
               problems: Sequence[Problem]) -> None:  # fmt: skip
     config = {"kind": "repair", "source_run": source_run, "pool": pool.source,
-              "arms": sorted(pool.names), **dataclasses.asdict(cfg)}  # fmt: skip
+              **dataclasses.asdict(cfg)}  # fmt: skip
     store.add_run(run_id, config=config, command="repair-collect")
     register_arms(store, pool)
     store.add_problems(problems)
@@ -288,9 +290,25 @@ def _one(
     cfg: RepairConfig,
     run_id: str,
 ) -> Attempt:
+    return _repair(store, executor, arm, failure.attempt, feedback, problem,
+                   cfg.sampling(arm.sampling), run_id)  # fmt: skip
+
+
+def _repair(
+    store: Store,
+    executor: Executor,
+    arm: ArmBase,
+    parent: Attempt,
+    feedback: Feedback | None,
+    problem: Problem,
+    base: Sampling,
+    run_id: str,
+) -> Attempt:
+    """Repair ``parent`` with ``arm`` from its visible ``feedback``; judge in full; log."""
+    assert parent.id is not None  # a parent read from a store carries its id
     view = problem.visible_only()  # what the repairing arm may see
-    request = repair_request(view, failure.attempt.code, feedback, arm.style)
-    sampling = cfg.sampling(arm.sampling).with_stop(request.stop)
+    request = repair_request(view, parent.code, feedback, arm.style)
+    sampling = base.with_stop(request.stop)
     started = time.time()
     completion = arm.generate(request.messages, sampling, problem=view)
     verdict = executor.check(problem, completion.code) if completion.ok else None
@@ -299,9 +317,9 @@ def _one(
         problem,
         completion,
         verdict,
-        sample_index=failure.id,
-        attempt_number=2,
-        parent_attempt_id=failure.id,
+        sample_index=parent.id,
+        attempt_number=parent.attempt_number + 1,
+        parent_attempt_id=parent.id,
         prompt_hash=hash_text(f"{arm.style.value}\0{flatten_messages(request.messages)}"),
         sampling=_sampling_dict(sampling),
         seed=sampling.seed,
@@ -310,6 +328,111 @@ def _one(
     )
     store.record_attempt(attempt)
     return attempt
+
+
+@dataclass
+class GrowSummary:
+    """What a call of :func:`grow` did: nodes asked for, already there, made, passed, failed."""
+
+    run_id: str
+    requested: int = 0
+    skipped: int = 0
+    recorded: int = 0
+    passed: int = 0
+    arm_errors: int = 0
+    per_arm: dict[str, int] = dataclasses.field(default_factory=dict)
+
+
+def grow(
+    store: Store,
+    executor: Executor,
+    pool: Pool,
+    problems: Sequence[Problem],
+    requests: Sequence[NodeRequest],
+    run_id: str,
+    cfg: RepairConfig,
+    temperature: float = 0.8,
+    on_planned: Callable[[str, int], None] | None = None,
+    on_node: Callable[[Attempt], None] | None = None,
+    build: Callable[[str], ArmBase] | None = None,
+) -> GrowSummary:
+    """Generate the missing episode-tree nodes ``requests`` and log them in ``run_id``.
+
+    A repair node is keyed like :func:`collect_repairs` keys one (``sample_index`` the parent's
+    id, ``attempt_number`` one more than the parent's), so either command's repairs serve
+    every replay; the feedback shown is the parent's first failing *visible* test. A fresh node
+    ``sample_index`` k is greedy for k = 0 and at ``temperature`` with seed k after
+    (:class:`~octoroute.collect.CollectConfig`). Resumable: nodes already in the run are skipped,
+    arm errors are retried. Raises :class:`ConfigError` for an arm outside the pool, a problem
+    outside ``problems`` or a parent the store does not hold.
+    """
+    by_key = {(p.benchmark, p.id): p for p in problems}
+    names = set(pool.names)
+    parents: dict[int, Attempt] = {}
+    for r in requests:
+        if r.arm not in names:
+            raise ConfigError(f"node {r}: arm {r.arm!r} is not in the pool ({sorted(names)})")
+        if (r.benchmark, r.problem_id) not in by_key:
+            raise ConfigError(f"node {r}: problem {r.benchmark}/{r.problem_id} is not loaded")
+        if r.parent_id is not None and r.parent_id not in parents:
+            parent = store.get_attempt(r.parent_id)
+            if parent is None or parent.tests is None:
+                raise ConfigError(f"node {r}: parent attempt {r.parent_id} is not a judged "
+                                  f"attempt of {store.path}")  # fmt: skip
+            parents[r.parent_id] = parent
+    config = {"kind": "grow", "pool": pool.source,
+              "temperature": temperature, **dataclasses.asdict(cfg)}  # fmt: skip
+    store.add_run(run_id, config=config, command="episodes --grow")
+    register_arms(store, pool)
+    store.add_problems([by_key[k] for k in sorted(by_key)])
+    store.delete_arm_errors(run_id)
+
+    def key(r: NodeRequest) -> AttemptKey:
+        if r.parent_id is None:
+            return AttemptKey(r.benchmark, r.problem_id, r.arm, r.sample_index, 1)
+        depth = parents[r.parent_id].attempt_number + 1
+        return AttemptKey(r.benchmark, r.problem_id, r.arm, r.parent_id, depth)
+
+    done = store.done_keys(run_id)
+    unique = list(dict.fromkeys(requests))
+    summary = GrowSummary(run_id, requested=len(unique))
+    fresh_cfg = CollectConfig(
+        by_key[(unique[0].benchmark, unique[0].problem_id)].benchmark if unique else "",
+        samples=1 + max((r.sample_index for r in unique), default=0),
+        temperature=temperature,
+        max_tokens=cfg.max_tokens,
+    )
+    feedback: dict[int, Feedback | None] = {}
+    for spec in pool.specs:
+        todo = [r for r in unique if r.arm == spec.name and key(r) not in done]
+        summary.skipped += sum(r.arm == spec.name for r in unique) - len(todo)
+        if on_planned is not None:
+            on_planned(spec.name, len(todo))
+        if not todo:
+            continue
+        arm = (build or pool.build)(spec.name)
+        try:
+            for r in todo:
+                problem = by_key[(r.benchmark, r.problem_id)]
+                if r.parent_id is None:
+                    attempt = _fresh(store, executor, arm, problem, r.sample_index, fresh_cfg,
+                                     run_id)  # fmt: skip
+                else:
+                    parent = parents[r.parent_id]
+                    if r.parent_id not in feedback:
+                        view = problem.visible_only()
+                        feedback[r.parent_id] = executor.check(view, parent.code).feedback
+                    attempt = _repair(store, executor, arm, parent, feedback[r.parent_id],
+                                      problem, cfg.sampling(arm.sampling), run_id)  # fmt: skip
+                summary.recorded += 1
+                summary.passed += bool(attempt.passed)
+                summary.arm_errors += attempt.error is not None
+                summary.per_arm[spec.name] = summary.per_arm.get(spec.name, 0) + 1
+                if on_node is not None:
+                    on_node(attempt)
+        finally:
+            arm.close()
+    return summary
 
 
 def _sampling_dict(s: Sampling) -> dict[str, Any]:

@@ -1,0 +1,64 @@
+"""``octoroute episodes``: replay repair strategies on a real log, growing what is missing."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from octoroute.arms.models import model_status
+from octoroute.arms.pool import load_pool
+from octoroute.sandbox import Executor, prepare
+from octoroute.store import open_store
+from octoroute.tasks import load_benchmark
+from octoroute.types import Attempt, Completion
+
+SMOLLM = "smollm2-135m"
+WRONG = "def truncate_number(number: float) -> float:\n    return -1.0\n"
+
+
+def _episodes(*args: str) -> subprocess.CompletedProcess[str]:
+    cmd = [sys.executable, "-c", "from octoroute.cli import main; main()", "episodes", *args]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+
+
+def test_episodes_grows_the_repairs_a_strategy_needs(tmp_path: Path) -> None:
+    if not model_status(SMOLLM).installed:
+        pytest.skip("SmolLM2-135M is not installed: octoroute models install smollm2-135m")
+    pool_file = tmp_path / "pool.toml"
+    pool_file.write_text(f'[[arms]]\nname = "{SMOLLM}"\nbackend = "llamacpp"\n'
+                         f'local_model = "{SMOLLM}"\nstyle = "chat"\n')  # fmt: skip
+    spec = load_pool(pool_file).spec(SMOLLM)
+    db = tmp_path / "log.db"
+    with Executor(workers=1) as ex, open_store(db) as store:
+        (problem,) = prepare(load_benchmark("humaneval")[2:3], ex, tmp_path / "cache")
+        store.add_run("collect/humaneval", config={"kind": "collect"})
+        store.add_arm(SMOLLM, backend=spec.backend, model=spec.model, cost_unit="flops")
+        store.add_problems([problem])
+        completion = Completion(arm=SMOLLM, model=spec.model, text=WRONG, code=WRONG, cost=1e9)
+        store.record_attempt(Attempt.from_parts("collect/humaneval", problem, completion,
+                                                ex.check(problem, WRONG)))  # fmt: skip
+    common = ["--db", str(db), "--benchmark", "humaneval", "--pool", str(pool_file),
+              "--seeds", "1", "--folds", "2", "--max-attempts", "2", "--budget", "100"]  # fmt: skip
+    before = _episodes(*common, "--strategies", f"retry {SMOLLM}", "--json")
+    assert before.returncode == 0, before.stderr
+    assert json.loads(before.stdout)["missing_nodes"] == 1  # the repair is not in the log
+    out = tmp_path / "episodes.html"
+    grown = _episodes(*common, "--strategies", f"retry {SMOLLM}", "--grow", "--json",
+                      "--out", str(out))  # fmt: skip
+    assert grown.returncode == 0, grown.stderr
+    data = json.loads(grown.stdout)
+    assert data["missing_nodes"] == 0 and data["problems"] == 1
+    rows = {r["strategy"]: r for r in data["strategies"]}
+    assert rows[f"retry {SMOLLM}"]["mean_attempts"] == 2.0
+    assert rows[f"{SMOLLM} alone"]["pass"] == 0.0
+    page = out.read_text()
+    assert page.startswith("<!doctype html>") and f"retry {SMOLLM}" in page
+    with open_store(db, create=False) as store:
+        (repair,) = store.attempts("grow/humaneval")
+    assert repair.attempt_number == 2 and repair.arm == SMOLLM
+    bad = _episodes(*common, "--strategies", "nope")
+    assert bad.returncode == 2 and "unknown strategies ['nope']" in bad.stderr
