@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from octoroute.arms.pool import Pool
     from octoroute.evaluation.episodes import EpisodeTree, NodeRequest
     from octoroute.evaluation.repair_policies import StrategyScore
+    from octoroute.features import TrajectoryFeaturizer
     from octoroute.report.model import Report
     from octoroute.store import Store
     from octoroute.types import Problem
@@ -85,6 +86,29 @@ def summarize(
     return out
 
 
+def outcome_model_quality(trees: list[EpisodeTree], feats: TrajectoryFeaturizer) -> dict[str, Any]:
+    """The outcome model judged on held-out problems (5 grouped folds) over every judged node
+    of ``trees``, with the AUC on the repair nodes alone (the repair decision's rows)."""
+    import numpy as np
+    from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
+
+    from octoroute.evaluation.outcome_model import evaluate_outcome_model
+    from octoroute.evaluation.repair_policies import training_rows
+
+    rows = training_rows(trees, feats)
+    try:
+        report = evaluate_outcome_model(rows.x, rows.arms, rows.y, rows.groups, folds=5)
+    except ValueError as e:  # too few problems or one outcome only
+        return {"error": str(e)}
+    out = report.to_json()
+    oof = np.asarray(report.oof)
+    rep = rows.repair
+    out["repairs"] = int(rep.sum())
+    if rep.any() and len(set(rows.y[rep].tolist())) == 2:
+        out["repair_auc"] = round(float(roc_auc_score(rows.y[rep], oof[rep])), 4)
+    return out
+
+
 def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
     """The HTML report: the table, and pass rate against compute per strategy."""
     from octoroute.evaluation.frontier import FrontierPoint
@@ -137,6 +161,13 @@ def _print(summary: dict[str, Any]) -> None:
     out.print(table)
     out.print(f"oracle of the recorded attempts {summary['oracle_recorded']:.3f}, one-shot "
               f"oracle {summary['oracle_one_shot']:.3f}")  # fmt: skip
+    m = summary.get("outcome_model", {})
+    if "auc" in m:
+        on_repairs = f", AUC on repairs {m['repair_auc']}" if "repair_auc" in m else ""
+        out.print(f"outcome model on held-out problems: AUC {m['auc']} (per-arm base rate "
+                  f"{m['baseline']['auc']}), calibration error {m['ece']} (base rate "
+                  f"{m['baseline']['ece']}), {m['n']} attempts of which {m['repairs']} "
+                  f"repairs{on_repairs}")  # fmt: skip
     if "gap" in summary:
         g = summary["gap"]
         out.print(f"gap to the oracle closed by episodes: {g['share_closed']} "
@@ -265,6 +296,7 @@ def episodes_command(
                 prepared = _grow_round(store, the_pool, problems, chosen, prepared, missing,
                                        f"grow/{bench}", workers)  # fmt: skip
             summary = summarize(scores, trees, sset.baseline, reference_cost)
+            summary["outcome_model"] = outcome_model_quality(trees, feats)
             summary["benchmark"] = bench
             summary["max_attempts"] = max_attempts
             summary["budget"] = budget

@@ -24,7 +24,7 @@ import itertools
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -53,6 +53,7 @@ __all__ = [
     "BanditRepair",
     "BestPair",
     "GreedyOutcome",
+    "Rows",
     "StrategySet",
     "StrategyScore",
     "evaluate_strategies",
@@ -74,16 +75,25 @@ def _path(tree: EpisodeTree, node: Attempt) -> list[Attempt]:
     return chain[::-1]
 
 
-def training_rows(
-    trees: Sequence[EpisodeTree], featurizer: TrajectoryFeaturizer
-) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+class Rows(NamedTuple):
+    """Training rows of the outcome model: one per judged node of the trees."""
+
+    x: np.ndarray[Any, Any]
+    arms: np.ndarray[Any, Any]
+    y: np.ndarray[Any, Any]
+    groups: np.ndarray[Any, Any]
+    repair: np.ndarray[Any, Any]
+    """True for a repair (a node with a parent), False for a fresh attempt."""
+
+
+def training_rows(trees: Sequence[EpisodeTree], featurizer: TrajectoryFeaturizer) -> Rows:
     """One row per judged node: (features of the trajectory before it, arm, passed, problem).
 
     A fresh node's trajectory is empty; a repair's is its chain of ancestors, seen as inference
     sees them (:func:`~octoroute.evaluation.episodes.visible_step`). Fresh samples after the
     greedy one are left out (an episode resamples only after a failure it would see).
     """
-    rows, arms, ys, groups = [], [], [], []
+    rows, arms, ys, groups, repair = [], [], [], [], []
     for tree in trees:
         view = tree.problem.visible_only()
         for node in tree.nodes():
@@ -94,9 +104,12 @@ def training_rows(
             arms.append(node.arm)
             ys.append(int(bool(node.passed)))
             groups.append(f"{tree.problem.benchmark}/{tree.problem.id}")
-    dim = featurizer.dim
-    return (np.vstack(rows) if rows else np.zeros((0, dim)), np.asarray(arms, dtype=np.str_),
-            np.asarray(ys, dtype=np.int64), np.asarray(groups, dtype=np.str_))  # fmt: skip
+            repair.append(node.parent_attempt_id is not None)
+    return Rows(
+        np.vstack(rows) if rows else np.zeros((0, featurizer.dim)),
+        np.asarray(arms, dtype=np.str_), np.asarray(ys, dtype=np.int64),
+        np.asarray(groups, dtype=np.str_), np.asarray(repair, dtype=bool),
+    )  # fmt: skip
 
 
 class GreedyOutcome:
@@ -138,8 +151,8 @@ class GreedyOutcome:
 
     def fit(self, trees: Sequence[EpisodeTree]) -> None:
         """Fit the outcome model and the expected costs on ``trees``; pick the threshold."""
-        x, arms, y, groups = training_rows(trees, self.featurizer)
-        self.model.fit(x, arms, y, groups)
+        rows = training_rows(trees, self.featurizer)
+        self.model.fit(rows.x, rows.arms, rows.y, rows.groups)
         self.costs = tree_costs(trees)
         fresh = [c for (_, m), c in self.costs.items() if m is Move.FRESH]
         self.cost_scale = float(np.median(fresh)) if fresh else 1.0
