@@ -418,9 +418,10 @@ def standard_strategies(
     """The strategies of the multi-step evaluation over a pool, smallest arm first.
 
     The largest arm is the reference: alone (the baseline), retried on its own failures,
-    resampled; the ladder climbs every arm by size; the best fixed pair is chosen on training
-    folds; the outcome model routes one shot, then greedily per compute at each of ``targets``
-    x ``reference_cost`` (the reference arm's mean fresh compute); the bandit learns online.
+    resampled; the ladder climbs the ``max_attempts`` largest arms by size; the best fixed
+    pair is chosen on training folds; the outcome model routes one shot, then greedily per
+    compute at each of ``targets`` x ``reference_cost`` (the reference arm's mean fresh
+    compute); the bandit learns online.
     ``include`` keeps only the named strategies (the baseline is always kept).
     """
     arms = tuple(arms_by_size)
@@ -430,7 +431,10 @@ def standard_strategies(
         f[f"{arm} alone"] = functools.partial(Fixed, arm)
     f[f"retry {ref}"] = lambda: Retry(ref)
     f[f"resample {ref}"] = lambda: Resample(ref)
-    f["ladder " + " > ".join(arms)] = lambda: Ladder(arms)
+    # A ladder longer than the attempts allowed would never reach the top: it climbs the
+    # ``max_attempts`` largest arms, smallest first, so it always ends with the reference.
+    rungs = arms[-max_attempts:]
+    f["ladder " + " > ".join(rungs)] = lambda: Ladder(rungs)
     f["best fixed pair"] = lambda: BestPair(arms)
     f["outcome model one-shot"] = lambda: GreedyOutcome(
         featurizer, arms, quality=True, one_shot=True, name="outcome model one-shot"
