@@ -115,7 +115,7 @@ def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
     from octoroute.report.model import PolicyRow, Report
 
     rows = []
-    singles, learned = [], []
+    singles, one_shot, learned = [], [], []
     for r in summary["strategies"]:
         mode = "online" if "online" in r["strategy"] else "episode"
         note = f"{r['mean_attempts']} attempts"
@@ -126,6 +126,8 @@ def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
         point = FrontierPoint(r["strategy"], r["compute_ratio"] or 0.0, r["pass"])
         if r["strategy"].endswith(" alone"):
             singles.append(point)
+        elif r["strategy"].startswith("outcome model one-shot"):
+            one_shot.append(point)
         elif r["strategy"].startswith("outcome model"):
             learned.append(point)
     oracle = summary["oracle_recorded"]
@@ -135,7 +137,11 @@ def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
         f"{summary['baseline']}'s mean fresh compute",
         rows=rows,
         oracle=oracle,
-        frontiers={"single arms": singles, "outcome model (one shot, then greedy)": learned},
+        frontiers={
+            "single arms": singles,
+            "one-shot routing (outcome model)": one_shot,
+            "episodes (outcome model, greedy per compute)": learned,
+        },
         notes=[
             f"oracle of the recorded attempts: {oracle:.3f}; one-shot oracle (any arm's greedy "
             f"attempt): {summary['oracle_one_shot']:.3f}",

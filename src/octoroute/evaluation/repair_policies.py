@@ -119,7 +119,9 @@ class GreedyOutcome:
     (success per ``cost_scale`` units) reaches it; ``target_cost`` instead picks the threshold
     on the training trees (replayed in-sample) as the most permissive one whose mean compute
     there is within the target. ``quality=True`` ranks by predicted success alone (one-shot
-    routing by the outcome model when replayed with one attempt).
+    routing by the outcome model when replayed with one attempt); ``lam`` ranks by predicted
+    success minus ``lam`` x expected compute (in units of the median arm's fresh compute), the
+    cost-aware reward of one-shot routing; ``one_shot`` stops after the first attempt.
     """
 
     def __init__(
@@ -130,6 +132,7 @@ class GreedyOutcome:
         threshold: float = 0.0,
         target_cost: float | None = None,
         quality: bool = False,
+        lam: float | None = None,
         one_shot: bool = False,
         max_attempts: int = 3,
         C: float = 0.01,  # noqa: N803 - scikit-learn's name
@@ -141,6 +144,7 @@ class GreedyOutcome:
         self.threshold = threshold
         self.target_cost = target_cost
         self.quality = quality
+        self.lam = lam
         self.one_shot = one_shot
         self.max_attempts = max_attempts
         self.model = OutcomeModel(C=C, seed=seed)
@@ -182,6 +186,9 @@ class GreedyOutcome:
         probs = self.model.predict_proba(x, self.arms)[0]
         if self.quality:
             values = probs
+        elif self.lam is not None:
+            values = np.array([p - self.lam * self._expected_cost(a, move)
+                               for a, p in zip(self.arms, probs, strict=True)])  # fmt: skip
         else:
             values = np.array([p / self._expected_cost(a, move)
                                for a, p in zip(self.arms, probs, strict=True)])  # fmt: skip
@@ -413,15 +420,17 @@ def standard_strategies(
     *,
     max_attempts: int = 3,
     targets: Sequence[float] = (1.0, 1.5, 2.0),
+    lambdas: Sequence[float] = (0.05, 0.1, 0.2),
     include: Sequence[str] | None = None,
 ) -> StrategySet:
     """The strategies of the multi-step evaluation over a pool, smallest arm first.
 
     The largest arm is the reference: alone (the baseline), retried on its own failures,
     resampled; the ladder climbs the ``max_attempts`` largest arms by size; the best fixed
-    pair is chosen on training folds; the outcome model routes one shot, then greedily per
-    compute at each of ``targets`` x ``reference_cost`` (the reference arm's mean fresh
-    compute); the bandit learns online.
+    pair is chosen on training folds; the outcome model routes one shot (by predicted success,
+    and cost-aware at each of ``lambdas``: the one-shot frontier), then greedily per compute at
+    each of ``targets`` x ``reference_cost`` (the reference arm's mean fresh compute); the
+    bandit learns online.
     ``include`` keeps only the named strategies (the baseline is always kept).
     """
     arms = tuple(arms_by_size)
@@ -439,6 +448,10 @@ def standard_strategies(
     f["outcome model one-shot"] = lambda: GreedyOutcome(
         featurizer, arms, quality=True, one_shot=True, name="outcome model one-shot"
     )
+    for lam in lambdas:
+        name = f"outcome model one-shot lambda={lam:g}"
+        f[name] = functools.partial(GreedyOutcome, featurizer, arms, lam=lam, one_shot=True,
+                                    name=name)  # fmt: skip
     for t in targets:
         name = f"outcome model greedy per compute @{t:g}x"
         f[name] = functools.partial(
