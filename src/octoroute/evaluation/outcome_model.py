@@ -30,15 +30,16 @@ True
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from octoroute.evaluation.episodes import visible_step
 from octoroute.evaluation.fixrate import VISIBLE_PASSED, failure_kind
-from octoroute.features.trajectory import Trajectory, TrajectoryFeaturizer, TrajectoryStep
+from octoroute.features.trajectory import Trajectory, TrajectoryFeaturizer
 from octoroute.store import Store
-from octoroute.types import Attempt, Problem, Tier
+from octoroute.types import Attempt, Problem
 
 __all__ = [
     "OutcomeData",
@@ -439,19 +440,6 @@ def evaluate_outcome_model(
 # -- data from a store --------------------------------------------------------------------
 
 
-def _parent_step(parent: Attempt) -> TrajectoryStep:
-    """The parent's step from its logged *visible* verdicts only (hidden ones never read).
-
-    Indices are renumbered among the visible tests, as in a verdict of the problem's
-    ``visible_only()`` view; the first failing one is then the failure the repair prompt showed.
-    """
-    if parent.tests is None:
-        return TrajectoryStep(parent.arm, parent.cost)
-    visible = sorted((t for t in parent.tests if t.tier is Tier.VISIBLE), key=lambda t: t.index)
-    tests = tuple(replace(t, index=i) for i, t in enumerate(visible))
-    return TrajectoryStep(parent.arm, parent.cost, judged=True, tests=tests)
-
-
 def repair_dataset(
     store: Store,
     repair_run: str,
@@ -484,7 +472,7 @@ def repair_dataset(
         # A parent that passed its visible tests is no failure an episode would repair.
         if parent is None or failure_kind(parent) in (None, VISIBLE_PASSED) or problem is None:
             continue
-        step = _parent_step(parent)
+        step = visible_step(parent)
         trajectory = Trajectory(problem.visible_only()).with_step(step)
         rows.append(featurizer.transform_trajectory(trajectory))
         arms.append(r.arm)

@@ -5,10 +5,12 @@ arm error kind (or null) and ``tests`` the per-test verdicts
 (``{"index", "tier", "outcome", "detail", "cpu"}``, null when not judged). In Parquet, whose
 users want flat columns, ``sampling`` and ``tests`` are JSON text and ``flags`` and
 ``isolation`` lists of strings. A *slim* JSONL export (for a small log to commit or share)
-replaces ``tests`` by ``test_counts``, the number of tests of each outcome per tier
-(``{"base": {"pass": 3, "wrong_answer": 1}}``); read back, such an attempt keeps its pass rates
-and reward but has ``tests`` null. Files are written to a temporary name and renamed when complete,
-so a failed export never leaves half a file.
+adds ``test_counts``, the number of tests of each outcome per tier
+(``{"base": {"pass": 3, "wrong_answer": 1}}``), and keeps in ``tests`` the verdicts on the
+*visible* tests only (details cut to :data:`SLIM_DETAIL` characters); read back, such an
+attempt keeps its pass rates, its reward and what inference may see of it (enough to replay
+episodes on it), but not its hidden verdicts. Files are written to a temporary name and
+renamed when complete, so a failed export never leaves half a file.
 
 >>> from octoroute.types import Attempt
 >>> record = attempt_to_dict(Attempt(run_id="r", benchmark="b", problem_id="p", arm="a"))
@@ -31,7 +33,7 @@ from typing import IO, Any
 from octoroute.exceptions import ConfigError, MissingDependencyError, StoreError
 from octoroute.store.sqlite import Store, verdicts_from_json, verdicts_to_json
 from octoroute.tasks.io import read_jsonl
-from octoroute.types import ArmErrorKind, Attempt
+from octoroute.types import ArmErrorKind, Attempt, Tier
 
 __all__ = [
     "FORMATS",
@@ -98,8 +100,12 @@ def _open_text(path: Path, gz: bool) -> IO[str]:
     return path.open("w", encoding="utf-8")
 
 
+SLIM_DETAIL = 300
+"""Characters kept of a visible verdict's detail (a traceback's last lines) in a slim export."""
+
+
 def slim_dict(a: Attempt) -> dict[str, Any]:
-    """:func:`attempt_to_dict` with per-test verdicts replaced by counts per tier and outcome.
+    """:func:`attempt_to_dict` with counts per tier and outcome, and visible verdicts only.
 
     >>> from octoroute.types import Outcome, Tier, TestVerdict
     >>> tests = (TestVerdict(0, Tier.BASE, Outcome.PASS), TestVerdict(1, Tier.BASE, Outcome.PASS))
@@ -108,7 +114,10 @@ def slim_dict(a: Attempt) -> dict[str, Any]:
     {'base': {'pass': 2}}
     """
     out = attempt_to_dict(a)
-    del out["tests"]
+    if a.tests is not None:
+        visible = tuple(dataclasses.replace(t, detail=t.detail[-SLIM_DETAIL:])
+                        for t in a.tests if t.tier is Tier.VISIBLE)  # fmt: skip
+        out["tests"] = verdicts_to_json(visible)
     counts: dict[str, dict[str, int]] = {}
     for t in a.tests or ():
         tier = counts.setdefault(t.tier.value, {})
