@@ -11,7 +11,6 @@ to stderr; the table and ``--json`` to stdout.
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -25,14 +24,11 @@ from octoroute.exceptions import ConfigError, OctorouteError
 
 if TYPE_CHECKING:
     from octoroute.arms.pool import Pool
-    from octoroute.evaluation.episodes import EpisodeTree, NodeRequest
-    from octoroute.evaluation.repair_policies import StrategyScore
-    from octoroute.features import TrajectoryFeaturizer
-    from octoroute.report.model import Report
+    from octoroute.evaluation.episodes import NodeRequest
     from octoroute.store import Store
     from octoroute.types import Problem
 
-__all__ = ["episodes_command", "episodes_report", "summarize"]
+__all__ = ["episodes_command"]
 
 _err = Console(stderr=True, soft_wrap=True)
 
@@ -40,113 +36,6 @@ _err = Console(stderr=True, soft_wrap=True)
 def _fail(err: Exception) -> typer.Exit:
     _err.print(f"[red]error:[/red] {escape(str(err))}")
     return typer.Exit(2)
-
-
-def _complete_trees(trees: dict[Any, EpisodeTree], arms: list[str]) -> list[EpisodeTree]:
-    """Trees holding the greedy fresh attempt of every arm (the recorded run's coverage)."""
-    return [t for _, t in sorted(trees.items()) if all((a, 0) in t.fresh for a in arms)]
-
-
-def summarize(
-    scores: dict[str, StrategyScore],
-    trees: list[EpisodeTree],
-    baseline: str,
-    reference_cost: float,
-) -> dict[str, Any]:
-    """JSON summary: every strategy's row, the oracles, and the share of the gap closed."""
-    import numpy as np
-
-    from octoroute.evaluation.metrics import bootstrap_ci
-
-    base = scores[baseline]
-    rows = [s.to_json(base, reference_cost) for s in scores.values()]
-    tree_oracle = np.array([float(t.oracle()) for t in trees])
-    fresh_oracle = np.array([float(t.oracle_fresh()) for t in trees])
-    out: dict[str, Any] = {
-        "problems": len(trees),
-        "baseline": baseline,
-        "reference_compute": reference_cost,
-        "strategies": rows,
-        "oracle_recorded": round(float(tree_oracle.mean()), 4),
-        "oracle_recorded_ci95": [round(v, 4) for v in bootstrap_ci(tree_oracle)],
-        "oracle_one_shot": round(float(fresh_oracle.mean()), 4),
-    }
-    one = scores.get("outcome model one-shot")
-    multi = [s for n, s in scores.items() if "greedy per compute" in n]
-    if one is not None and multi:
-        best = max(multi, key=lambda s: s.pass_rate)
-        gap = float(tree_oracle.mean()) - one.pass_rate
-        out["gap"] = {
-            "one_shot": round(one.pass_rate, 4),
-            "best_episode": best.name,
-            "best_episode_pass": round(best.pass_rate, 4),
-            "oracle_recorded": round(float(tree_oracle.mean()), 4),
-            "share_closed": round((best.pass_rate - one.pass_rate) / gap, 3) if gap > 0 else None,
-        }
-    return out
-
-
-def outcome_model_quality(trees: list[EpisodeTree], feats: TrajectoryFeaturizer) -> dict[str, Any]:
-    """The outcome model judged on held-out problems (5 grouped folds) over every judged node
-    of ``trees``, with the AUC on the repair nodes alone (the repair decision's rows)."""
-    import numpy as np
-    from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
-
-    from octoroute.evaluation.outcome_model import evaluate_outcome_model
-    from octoroute.evaluation.repair_policies import training_rows
-
-    rows = training_rows(trees, feats)
-    try:
-        report = evaluate_outcome_model(rows.x, rows.arms, rows.y, rows.groups, folds=5)
-    except ValueError as e:  # too few problems or one outcome only
-        return {"error": str(e)}
-    out = report.to_json()
-    oof = np.asarray(report.oof)
-    rep = rows.repair
-    out["repairs"] = int(rep.sum())
-    if rep.any() and len(set(rows.y[rep].tolist())) == 2:
-        out["repair_auc"] = round(float(roc_auc_score(rows.y[rep], oof[rep])), 4)
-    return out
-
-
-def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
-    """The HTML report: the table, and pass rate against compute per strategy."""
-    from octoroute.evaluation.frontier import FrontierPoint
-    from octoroute.report.model import PolicyRow, Report
-
-    rows = []
-    singles, one_shot, learned = [], [], []
-    for r in summary["strategies"]:
-        mode = "online" if "online" in r["strategy"] else "episode"
-        note = f"{r['mean_attempts']} attempts"
-        if r.get("gain") is not None:
-            note += f"; gain {r['gain']:+.3f} [{r['gain_ci95'][0]:+.3f}, {r['gain_ci95'][1]:+.3f}]"
-        rows.append(PolicyRow(r["strategy"], mode, r["pass"], tuple(r["ci95"]),
-                              compute_ratio=r["compute_ratio"], note=note))  # fmt: skip
-        point = FrontierPoint(r["strategy"], r["compute_ratio"] or 0.0, r["pass"])
-        if r["strategy"].endswith(" alone"):
-            singles.append(point)
-        elif r["strategy"].startswith("outcome model one-shot"):
-            one_shot.append(point)
-        elif r["strategy"].startswith("outcome model"):
-            learned.append(point)
-    oracle = summary["oracle_recorded"]
-    return Report(
-        title=f"Multi-step repair strategies on {benchmark}",
-        subtitle=f"{summary['problems']} problems; compute is relative to "
-        f"{summary['baseline']}'s mean fresh compute",
-        rows=rows,
-        oracle=oracle,
-        frontiers={
-            "single arms": singles,
-            "one-shot routing (outcome model)": one_shot,
-            "episodes (outcome model, greedy per compute)": learned,
-        },
-        notes=[
-            f"oracle of the recorded attempts: {oracle:.3f}; one-shot oracle (any arm's greedy "
-            f"attempt): {summary['oracle_one_shot']:.3f}",
-        ],
-    )
 
 
 def _print(summary: dict[str, Any]) -> None:
@@ -249,10 +138,17 @@ def episodes_command(
     from octoroute.arms.pool import load_pool
     from octoroute.demo import featurizer as base_featurizer
     from octoroute.evaluation.episodes import build_trees
-    from octoroute.evaluation.repair_policies import evaluate_strategies, standard_strategies
+    from octoroute.evaluation.repair_policies import (
+        episode_problems,
+        evaluate_strategies,
+        outcome_model_quality,
+        standard_strategies,
+        summarize_scores,
+    )
     from octoroute.evaluation.sizes import params_from_name
     from octoroute.features import TrajectoryFeaturizer
     from octoroute.report import write_html
+    from octoroute.report.episodes import episodes_report
     from octoroute.store import open_store
     from octoroute.tasks import load_benchmark
 
@@ -262,19 +158,12 @@ def episodes_command(
         problems = load_benchmark(benchmark, data)
         bench = problems[0].benchmark if problems else benchmark
         with open_store(db, create=False) as store:
-
-            def trees_now() -> list[EpisodeTree]:
-                found = build_trees(store.attempts(benchmark=bench), problems)
-                return _complete_trees(found, arms)
-
-            trees = trees_now()
+            trees = episode_problems(build_trees(store.attempts(benchmark=bench), problems),
+                                     arms, problems_n, seed)  # fmt: skip
             if not trees:
                 raise ConfigError(f"{db}: no {bench} problem has a greedy attempt of every arm "
                                   f"({', '.join(arms)}); run octoroute collect first")  # fmt: skip
-            keys = [t.key for t in trees]
-            if problems_n is not None and problems_n < len(keys):
-                keys = sorted(random.Random(seed).sample(keys, problems_n))
-            chosen = set(keys)
+            chosen = {t.key for t in trees}
             ref_costs = [t.fresh[(arms[-1], 0)].cost for t in trees if t.key in chosen]
             reference_cost = sum(ref_costs) / len(ref_costs)
             feats = TrajectoryFeaturizer(base_featurizer(), arms)
@@ -287,7 +176,8 @@ def episodes_command(
             cap = None if budget is None else budget * reference_cost
             prepared: list[Problem] | None = None
             for round_ in range(rounds):
-                trees = [t for t in trees_now() if t.key in chosen]
+                found = build_trees(store.attempts(benchmark=bench), problems)
+                trees = [found[k] for k in sorted(chosen)]
                 _err.print(f"round {round_ + 1}: replaying {len(sset.factories)} strategies on "
                            f"{len(trees)} problems")  # fmt: skip
                 scores = evaluate_strategies(trees, sset.factories, online=sset.online,
@@ -301,7 +191,7 @@ def episodes_command(
                            f"{len(missing) - fresh} repairs)")  # fmt: skip
                 prepared = _grow_round(store, the_pool, problems, chosen, prepared, missing,
                                        f"grow/{bench}", workers)  # fmt: skip
-            summary = summarize(scores, trees, sset.baseline, reference_cost)
+            summary = summarize_scores(scores, trees, sset.baseline, reference_cost)
             summary["outcome_model"] = outcome_model_quality(trees, feats)
             summary["benchmark"] = bench
             summary["max_attempts"] = max_attempts

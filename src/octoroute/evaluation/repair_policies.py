@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -44,7 +45,7 @@ from octoroute.evaluation.episodes import (
     visible_step,
 )
 from octoroute.evaluation.metrics import bootstrap_ci, paired_bootstrap_ci
-from octoroute.evaluation.outcome_model import OutcomeModel
+from octoroute.evaluation.outcome_model import OutcomeModel, evaluate_outcome_model
 from octoroute.features.trajectory import Trajectory, TrajectoryFeaturizer, TrajectoryStep
 from octoroute.policies import BasePolicy, make_policy
 from octoroute.types import Attempt, Decision
@@ -56,8 +57,11 @@ __all__ = [
     "Rows",
     "StrategySet",
     "StrategyScore",
+    "episode_problems",
     "evaluate_strategies",
+    "outcome_model_quality",
     "standard_strategies",
+    "summarize_scores",
     "training_rows",
 ]
 
@@ -467,3 +471,83 @@ def standard_strategies(
             raise ValueError(f"unknown strategies {unknown}; known: {sorted(f)}")
         f = {k: v for k, v in f.items() if k in include or k == baseline}
     return StrategySet(f, tuple(k for k in f if k == bandit), baseline)
+
+
+def summarize_scores(
+    scores: Mapping[str, StrategyScore],
+    trees: Sequence[EpisodeTree],
+    baseline: str,
+    reference_cost: float,
+) -> dict[str, Any]:
+    """JSON summary: every strategy's row, the oracles, and the share of the gap closed."""
+    base = scores[baseline]
+    rows = [s.to_json(base, reference_cost) for s in scores.values()]
+    tree_oracle = np.array([float(t.oracle()) for t in trees])
+    headroom = float(tree_oracle.mean()) - base.pass_rate
+    for row, s in zip(rows, scores.values(), strict=True):
+        # Share of the baseline's gap to the oracle of the recorded attempts this one closes.
+        row["gap_closed"] = (
+            round((s.pass_rate - base.pass_rate) / headroom, 3) if headroom > 0 else None
+        )
+    fresh_oracle = np.array([float(t.oracle_fresh()) for t in trees])
+    out: dict[str, Any] = {
+        "problems": len(trees),
+        "baseline": baseline,
+        "reference_compute": reference_cost,
+        "strategies": rows,
+        "oracle_recorded": round(float(tree_oracle.mean()), 4),
+        "oracle_recorded_ci95": [round(v, 4) for v in bootstrap_ci(tree_oracle)],
+        "oracle_one_shot": round(float(fresh_oracle.mean()), 4),
+    }
+    one = scores.get("outcome model one-shot")
+    multi = [s for n, s in scores.items() if "greedy per compute" in n]
+    if one is not None and multi:
+        best = max(multi, key=lambda s: s.pass_rate)
+        gap = float(tree_oracle.mean()) - one.pass_rate
+        out["gap"] = {
+            "one_shot": round(one.pass_rate, 4),
+            "best_episode": best.name,
+            "best_episode_pass": round(best.pass_rate, 4),
+            "oracle_recorded": round(float(tree_oracle.mean()), 4),
+            "share_closed": round((best.pass_rate - one.pass_rate) / gap, 3) if gap > 0 else None,
+        }
+    return out
+
+
+def outcome_model_quality(
+    trees: Sequence[EpisodeTree], feats: TrajectoryFeaturizer
+) -> dict[str, Any]:
+    """The outcome model judged on held-out problems (5 grouped folds) over every judged node
+    of ``trees``, with the AUC on the repair nodes alone (the repair decision's rows)."""
+    from sklearn.metrics import roc_auc_score  # type: ignore[import-untyped]
+
+    rows = training_rows(trees, feats)
+    try:
+        report = evaluate_outcome_model(rows.x, rows.arms, rows.y, rows.groups, folds=5)
+    except ValueError as e:  # too few problems or one outcome only
+        return {"error": str(e)}
+    out = report.to_json()
+    oof = np.asarray(report.oof)
+    rep = rows.repair
+    out["repairs"] = int(rep.sum())
+    if rep.any() and len(set(rows.y[rep].tolist())) == 2:
+        out["repair_auc"] = round(float(roc_auc_score(rows.y[rep], oof[rep])), 4)
+    return out
+
+
+def episode_problems(
+    trees: Mapping[tuple[str, str], EpisodeTree],
+    arms: Sequence[str],
+    n: int | None = None,
+    seed: int = 0,
+) -> list[EpisodeTree]:
+    """The trees an evaluation replays: those holding every arm's greedy fresh attempt (what
+    the recorded run covers), sorted, then a seeded random subset of ``n`` of them.
+
+    The command and the demo draw the same subset of the same log.
+    """
+    complete = [t for _, t in sorted(trees.items()) if all((a, 0) in t.fresh for a in arms)]
+    if n is None or n >= len(complete):
+        return complete
+    keep = set(random.Random(seed).sample([t.key for t in complete], n))
+    return [t for t in complete if t.key in keep]

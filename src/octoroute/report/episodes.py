@@ -1,0 +1,53 @@
+"""The report of a multi-step evaluation: one row per repair strategy, and the frontier.
+
+Built from the JSON summary of
+:func:`~octoroute.evaluation.repair_policies.summarize_scores` (what ``octoroute episodes
+--json`` prints): pass rate against compute for the single arms, one-shot routing and the
+episodes, with the oracle of the recorded attempts as a line.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from octoroute.evaluation.frontier import FrontierPoint
+from octoroute.report.model import PolicyRow, Report
+
+__all__ = ["episodes_report"]
+
+
+def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
+    """The HTML report: the table, and pass rate against compute per strategy."""
+    rows = []
+    singles, one_shot, learned = [], [], []
+    for r in summary["strategies"]:
+        mode = "online" if "online" in r["strategy"] else "episode"
+        note = f"{r['mean_attempts']} attempts"
+        if r.get("gain") is not None:
+            note += f"; gain {r['gain']:+.3f} [{r['gain_ci95'][0]:+.3f}, {r['gain_ci95'][1]:+.3f}]"
+        rows.append(PolicyRow(r["strategy"], mode, r["pass"], tuple(r["ci95"]),
+                              compute_ratio=r["compute_ratio"], note=note))  # fmt: skip
+        point = FrontierPoint(r["strategy"], r["compute_ratio"] or 0.0, r["pass"])
+        if r["strategy"].endswith(" alone"):
+            singles.append(point)
+        elif r["strategy"].startswith("outcome model one-shot"):
+            one_shot.append(point)
+        elif r["strategy"].startswith("outcome model"):
+            learned.append(point)
+    oracle = summary["oracle_recorded"]
+    return Report(
+        title=f"Multi-step repair strategies on {benchmark}",
+        subtitle=f"{summary['problems']} problems; compute is relative to "
+        f"{summary['baseline']}'s mean fresh compute",
+        rows=rows,
+        oracle=oracle,
+        frontiers={
+            "single arms": singles,
+            "one-shot routing (outcome model)": one_shot,
+            "episodes (outcome model, greedy per compute)": learned,
+        },
+        notes=[
+            f"oracle of the recorded attempts: {oracle:.3f}; one-shot oracle (any arm's greedy "
+            f"attempt): {summary['oracle_one_shot']:.3f}",
+        ],
+    )
