@@ -15,6 +15,7 @@ import pytest
 from octoroute import demo
 from octoroute.arms.models import model_status
 from octoroute.store import read_attempts_jsonl
+from octoroute.types import Tier
 
 
 def test_the_recorded_log_is_shipped_and_judged() -> None:
@@ -24,10 +25,26 @@ def test_the_recorded_log_is_shipped_and_judged() -> None:
     assert len(judged) >= 0.95 * len(attempts)
     assert all(a.cost_unit == "flops" and a.cost > 0 for a in judged)
     # HumanEval+ re-judges the same programs on more tests: never more passes.
-    by_key = {(a.benchmark, a.problem_id, a.arm): a.passed for a in judged}
+    by_key = {(a.benchmark, a.problem_id, a.arm): a.passed for a in judged if demo.is_fresh(a)}
     for (bench, pid, arm), passed in by_key.items():
         if bench == "humaneval+" and passed:
             assert by_key.get(("humaneval", pid, arm)) is True
+
+
+def test_the_recorded_episode_trees_hold_what_the_demo_replays() -> None:
+    attempts = read_attempts_jsonl(demo.recorded_log())
+    repairs = [a for a in attempts if a.parent_attempt_id is not None]
+    ids = {a.id for a in attempts}
+    assert repairs and all(a.parent_attempt_id in ids for a in repairs)
+    # Slim, yet what inference may see survives: visible verdicts only.
+    assert all(t.tier is Tier.VISIBLE for a in attempts for t in a.tests or ())
+    (bench, summary), *_ = demo.replay_episodes(attempts, demo.DemoConfig())
+    assert bench == "humaneval" and summary["missing_nodes"] == 0
+    rows = {r["strategy"]: r for r in summary["strategies"]}
+    base = rows["qwen2.5-coder-1.5b alone"]
+    assert base["mean_attempts"] == 1.0 and base["compute_ratio"] == 1.0
+    assert 1.0 < rows["retry qwen2.5-coder-1.5b"]["mean_attempts"] <= 3.0
+    assert all(r["pass"] <= summary["oracle_recorded"] + 1e-9 for r in rows.values())
 
 
 def test_replay_section_reports_every_policy_in_both_modes() -> None:
@@ -77,6 +94,8 @@ def test_demo_command_writes_the_report(tmp_path: Path) -> None:
     summary = json.loads((tmp_path / "replay.json").read_text())
     assert {r["policy"] for r in summary["humaneval+"]} >= {"linucb", "random", "best_single"}
     assert "linucb" in out.stdout and "oracle" in out.stdout
+    assert "retry qwen2.5-coder-1.5b" in {r["strategy"] for r in summary["episodes/humaneval"][
+        "strategies"]}  # fmt: skip
 
 
 def test_report_command_on_a_published_matrix(tmp_path: Path, shared_data: Path) -> None:
@@ -93,6 +112,8 @@ def test_report_command_on_a_published_matrix(tmp_path: Path, shared_data: Path)
     )
     assert out.returncode == 0, out.stderr
     assert "linucb" in out.stdout and "oracle" in out.stdout
+    assert "retry qwen2.5-coder-1.5b" in {r["strategy"] for r in summary["episodes/humaneval"][
+        "strategies"]}  # fmt: skip
     page = (tmp_path / "r.html").read_text()
     assert page.count("data:image/png;base64,") >= 3 and "deepseek-coder-6.7b-instruct" in page
     missing = ["report", "--outcomes", str(tmp_path / "no.jsonl"), "--problems", "humaneval+"]

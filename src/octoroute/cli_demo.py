@@ -10,7 +10,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -62,7 +62,9 @@ def demo_command(
     """Replay the recorded log to train and judge the policies, route a few problems live
     through the local models, and write the HTML report."""
     from octoroute import demo
+    from octoroute.evaluation import read_log
     from octoroute.report import Report, render_table, write_html
+    from octoroute.report.episodes import episodes_report
 
     out = Console(width=130)  # the table has 8 columns: never fold it to 80
     try:
@@ -77,11 +79,12 @@ def demo_command(
         if not cfg.log.exists():
             raise OctorouteError(f"{cfg.log}: no recorded log there")
         sections = []
-        summaries = {}
+        summaries: dict[str, Any] = {}
         started = time.monotonic()
         with _bars() as bars:
             progress = _tasks(bars)
-            matrices = demo.load_matrices(cfg)
+            attempts = read_log(cfg.log)
+            matrices = demo.load_matrices(cfg, attempts)
             for name, matrix, texts in matrices:
                 x = demo.featurizer().transform(texts)
                 report, results = demo.evaluate_benchmark(matrix, x, cfg, name, progress)
@@ -97,6 +100,10 @@ def demo_command(
                 largest = he.largest_arm()
                 sections.append(demo.live_report(rows, largest))
                 out.print(sections[-1].subtitle)
+            for bench, summary in demo.replay_episodes(attempts, cfg):
+                sections.append(episodes_report(summary, bench))
+                summaries[f"episodes/{bench}"] = summary
+                out.print(render_table(sections[-1]))
         page = Report(
             "octoroute: routing the default local pool",
             subtitle=f"recorded log {cfg.log.name}; main policy {cfg.policy}",

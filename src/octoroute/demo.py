@@ -53,6 +53,8 @@ __all__ = [
     "POLICIES",
     "evaluate_benchmark",
     "featurizer",
+    "is_fresh",
+    "replay_episodes",
     "live_report",
     "live_routing",
     "load_matrices",
@@ -107,6 +109,12 @@ class DemoConfig:
     seeds: int = 5
     live: int = 5
     """How many held-out HumanEval problems to route live (0: replay only)."""
+    episode_problems: int | None = 80
+    """Problems per benchmark whose multi-step episodes are replayed (the recorded subset)."""
+    episode_seeds: int = 1
+    max_attempts: int = 3
+    budget: float = 2.0
+    """Per-problem compute cap of an episode, x the largest arm's mean fresh compute."""
     lambdas: Sequence[float] = (0.0, 0.1, 0.2, 0.4, 0.8)
 
 
@@ -305,10 +313,78 @@ def live_report(rows: Sequence[LiveRow], largest: str) -> Report:
     )
 
 
-def load_matrices(cfg: DemoConfig) -> list[tuple[str, OutcomeMatrix, list[Problem]]]:
-    """The log's matrices with their problem texts; a benchmark without texts is skipped."""
+EPISODE_STRATEGIES = (
+    "retry {ref}",
+    "ladder {ladder}",
+    "best fixed pair",
+    "outcome model one-shot",
+    "outcome model one-shot lambda=0.1",
+    "outcome model greedy per compute @1x",
+    "outcome model greedy per compute @2x",
+    "bandit repair linucb online",
+)
+"""The strategies the demo replays on the recorded episode trees (the benchmark script runs
+every one); ``{ref}`` is the largest arm, ``{ladder}`` the ladder's rungs."""
+
+
+def is_fresh(a: Attempt) -> bool:
+    """A greedy first attempt (what a one-shot outcome matrix holds)."""
+    return a.attempt_number == 1 and a.sample_index == 0 and a.parent_attempt_id is None
+
+
+def replay_episodes(
+    attempts: Sequence[Attempt], cfg: DemoConfig
+) -> list[tuple[str, dict[str, Any]]]:
+    """Replay repair strategies on each benchmark whose log holds repairs; summaries per
+    benchmark (:func:`~octoroute.evaluation.repair_policies.summarize_scores`)."""
+    from octoroute.evaluation.episodes import build_trees
+    from octoroute.evaluation.repair_policies import (
+        episode_problems,
+        evaluate_strategies,
+        standard_strategies,
+        summarize_scores,
+    )
+    from octoroute.evaluation.sizes import params_from_name
+    from octoroute.features import TrajectoryFeaturizer
+
     out = []
-    attempts = read_log(cfg.log)  # read once, split by run and benchmark below
+    for bench in sorted({a.benchmark for a in attempts if a.parent_attempt_id is not None}):
+        sub = [a for a in attempts if a.benchmark == bench]
+        try:
+            problems = _texts(bench, sorted({a.problem_id for a in sub}))
+        except OctorouteError as exc:
+            log.warning("%s: episodes skipped, no problem texts (%s)", bench, exc)
+            continue
+        arms = sorted({a.arm for a in sub}, key=lambda a: (params_from_name(a) or 0.0, a))
+        trees = episode_problems(build_trees(sub, problems), arms, cfg.episode_problems)
+        if not trees:
+            continue
+        ref = sum(t.fresh[(arms[-1], 0)].cost for t in trees) / len(trees)
+        feats = TrajectoryFeaturizer(featurizer(), arms)
+        ladder = " > ".join(arms[-cfg.max_attempts :])
+        include = [n.format(ref=arms[-1], ladder=ladder) for n in EPISODE_STRATEGIES]
+        sset = standard_strategies(arms, feats, ref, max_attempts=cfg.max_attempts,
+                                   include=include)  # fmt: skip
+        scores = evaluate_strategies(trees, sset.factories, online=sset.online,
+                                     max_attempts=cfg.max_attempts, budget=cfg.budget * ref,
+                                     seeds=cfg.episode_seeds)  # fmt: skip
+        summary = summarize_scores(scores, trees, sset.baseline, ref)
+        summary["missing_nodes"] = len({m for s in scores.values() for m in s.missing})
+        out.append((bench, summary))
+    return out
+
+
+def load_matrices(
+    cfg: DemoConfig, log_attempts: Sequence[Attempt] | None = None
+) -> list[tuple[str, OutcomeMatrix, list[Problem]]]:
+    """The log's matrices with their problem texts; a benchmark without texts is skipped.
+
+    ``log_attempts`` is the log already read (default: read ``cfg.log``).
+    """
+    out = []
+    # Read once, split by run and benchmark below; repairs belong to episodes, not matrices.
+    every = read_log(cfg.log) if log_attempts is None else log_attempts
+    attempts = [a for a in every if is_fresh(a)]
     for run, benchmark in _benchmarks(attempts):
         # Problems some arm has not done yet (a collection still running) are dropped.
         whole = from_attempts(attempts, str(cfg.log), run=run, benchmark=benchmark)

@@ -25,7 +25,8 @@ def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
         note = f"{r['mean_attempts']} attempts"
         if r.get("gain") is not None:
             note += f"; gain {r['gain']:+.3f} [{r['gain_ci95'][0]:+.3f}, {r['gain_ci95'][1]:+.3f}]"
-        rows.append(PolicyRow(r["strategy"], mode, r["pass"], tuple(r["ci95"]),
+        regret = round(summary["oracle_recorded"] - r["pass"], 4)
+        rows.append(PolicyRow(r["strategy"], mode, r["pass"], tuple(r["ci95"]), regret=regret,
                               compute_ratio=r["compute_ratio"], note=note))  # fmt: skip
         point = FrontierPoint(r["strategy"], r["compute_ratio"] or 0.0, r["pass"])
         if r["strategy"].endswith(" alone"):
@@ -48,6 +49,15 @@ def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
         },
         notes=[
             f"oracle of the recorded attempts: {oracle:.3f}; one-shot oracle (any arm's greedy "
-            f"attempt): {summary['oracle_one_shot']:.3f}",
+            f"attempt): {summary['oracle_one_shot']:.3f}; regret is the gap to the first",
+            *_incomplete(summary),
         ],
     )
+
+
+def _incomplete(summary: dict[str, Any]) -> list[str]:
+    missing = summary.get("missing_nodes") or 0
+    if not missing:
+        return []
+    return [f"incomplete: {missing} attempts some strategies need are not in the log (their "
+            "episodes count as failed); octoroute episodes --grow generates them"]  # fmt: skip
