@@ -93,9 +93,9 @@ def test_demo_command_writes_the_report(tmp_path: Path) -> None:
     assert not re.search(r"(src|href)=\"(http|/)", page)
     summary = json.loads((tmp_path / "replay.json").read_text())
     assert {r["policy"] for r in summary["humaneval+"]} >= {"linucb", "random", "best_single"}
-    assert "linucb" in out.stdout and "oracle" in out.stdout
     assert "retry qwen2.5-coder-1.5b" in {r["strategy"] for r in summary["episodes/humaneval"][
         "strategies"]}  # fmt: skip
+    assert "linucb" in out.stdout and "oracle" in out.stdout
 
 
 def test_report_command_on_a_published_matrix(tmp_path: Path, shared_data: Path) -> None:
@@ -112,8 +112,6 @@ def test_report_command_on_a_published_matrix(tmp_path: Path, shared_data: Path)
     )
     assert out.returncode == 0, out.stderr
     assert "linucb" in out.stdout and "oracle" in out.stdout
-    assert "retry qwen2.5-coder-1.5b" in {r["strategy"] for r in summary["episodes/humaneval"][
-        "strategies"]}  # fmt: skip
     page = (tmp_path / "r.html").read_text()
     assert page.count("data:image/png;base64,") >= 3 and "deepseek-coder-6.7b-instruct" in page
     missing = ["report", "--outcomes", str(tmp_path / "no.jsonl"), "--problems", "humaneval+"]
