@@ -31,18 +31,9 @@ def test_smollm2_repairs_a_logged_failure_once(tmp_path: Path) -> None:
     pool = load_pool("default").select([SMOLLM])
     cfg = RepairConfig(per_cell=1, seed=0, max_tokens=48)
     with Executor(workers=1) as ex, open_store(tmp_path / "log.db") as store:
-        (problem,) = prepare(load_benchmark("humaneval")[2:3], ex, tmp_path / "cache")
+        problem, parent = _logged_failure(store, ex, pool, tmp_path)
         assert problem.visible_tests  # the failure shows a visible example in the prompt
-        # The source run: one failed fresh attempt, judged on every test.
-        store.add_run("collect/humaneval", config={"kind": "collect"})
-        spec = pool.spec(SMOLLM)
-        store.add_arm(SMOLLM, backend=spec.backend, model=spec.model, cost_unit="flops")
-        store.add_problems([problem])
-        completion = Completion(arm=SMOLLM, model=spec.model, text=WRONG, code=WRONG)
-        failed = Attempt.from_parts("collect/humaneval", problem, completion,
-                                    ex.check(problem, WRONG))  # fmt: skip
-        assert failed.passed is False and store.record_attempt(failed)
-        parent = next(iter(store.attempts("collect/humaneval")))
+        assert parent.passed is False
 
         first = collect_repairs(store, ex, pool, [problem], "collect/humaneval", "repair/he", cfg)
         assert (first.recorded, first.skipped, first.sampled) == (1, 0, {SMOLLM: 1})
