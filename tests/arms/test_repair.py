@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from octoroute.arms.base import PromptStyle
@@ -64,8 +66,13 @@ def test_syntax_error_and_missing_entry_point_are_said_without_the_test() -> Non
 
 
 def test_no_visible_test_is_said() -> None:
+    none = dataclasses.replace(P, tests=tuple(t for t in P.tests if not t.visible))
     assert (
-        failure_report(P, None)[0] == "No visible test exists, so no failing example can be shown."
+        failure_report(none, None)[0]
+        == "No visible test exists, so no failing example can be shown."
+    )
+    assert (
+        P.visible_tests and failure_report(P, None)[0] == "It passes the visible tests shown below."
     )
     with pytest.raises(ValueError, match="passed"):
         failure_report(P, Feedback(0, Outcome.PASS, "(2, 2)", "4", "4"))

@@ -116,8 +116,8 @@ def failure_report(problem: Problem, feedback: Feedback | None) -> list[str]:
     """What went wrong with a program, as plain lines for a repair prompt.
 
     ``feedback`` is the executor's on the first failing visible test; ``None`` means no
-    visible test exists to show a failure with. A syntax error or a missing entry point is
-    said as such, without the test (the program never ran).
+    visible test failed (none exists, or all pass: nothing hidden is hinted at either way). A
+    syntax error or a missing entry point is said as such, without the test (it never ran).
 
     >>> from octoroute.types import Feedback, Outcome, Problem
     >>> p = Problem("P/1", "demo", "", "f", "", ())
@@ -127,10 +127,12 @@ def failure_report(problem: Problem, feedback: Feedback | None) -> list[str]:
     'No visible test exists, so no failing example can be shown.'
     """
     if feedback is None:
-        return [
-            "No visible test exists, so no failing example can be shown.",
-            "Check the program against the task carefully.",
-        ]
+        first = (
+            "It passes the visible tests shown below."
+            if problem.visible_tests
+            else "No visible test exists, so no failing example can be shown."
+        )
+        return [first, "Check the program against the task carefully."]
     if feedback.outcome is Outcome.PASS:
         raise ValueError("feedback describes a failing test; this one passed")
     if feedback.outcome is Outcome.SYNTAX_ERROR:
