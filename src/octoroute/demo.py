@@ -315,6 +315,7 @@ def live_report(rows: Sequence[LiveRow], largest: str) -> Report:
 
 EPISODE_STRATEGIES = (
     "retry {ref}",
+    "resample {ref}",
     "ladder {ladder}",
     "best fixed pair",
     "outcome model one-shot",
