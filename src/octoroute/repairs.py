@@ -35,13 +35,12 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 from octoroute.arms.base import ArmBase, Sampling
 from octoroute.arms.pool import Pool
 from octoroute.arms.prompts import flatten_messages
 from octoroute.arms.repair import repair_request
-from octoroute.collect import CollectConfig, register_arms
+from octoroute.collect import CollectConfig, _sampling_dict, register_arms
 from octoroute.collect import _one as _fresh
 from octoroute.evaluation.episodes import NodeRequest
 from octoroute.evaluation.fixrate import VISIBLE_PASSED, failure_kind
@@ -254,15 +253,22 @@ def collect_repairs(
         if not todo:
             continue
         for f in todo:  # visible feedback once per failure, shared by every repairer
-            if f.id not in feedback:
-                view = problem_of(f).visible_only()
-                feedback[f.id] = executor.check(view, f.attempt.code).feedback
+            _visible_feedback(executor, problem_of(f), f.attempt, feedback)
         arm = (build or pool.build)(spec.name)
         try:
             with ThreadPoolExecutor(max_workers=max(1, spec.concurrency)) as threads:
+                sampling = cfg.sampling(arm.sampling)
                 futures = [
                     threads.submit(
-                        _one, store, executor, arm, f, feedback[f.id], problem_of(f), cfg, run_id
+                        _repair,
+                        store,
+                        executor,
+                        arm,
+                        f.attempt,
+                        feedback[f.id],
+                        problem_of(f),
+                        sampling,
+                        run_id,
                     )
                     for f in todo
                 ]
@@ -280,18 +286,15 @@ def collect_repairs(
     return summary
 
 
-def _one(
-    store: Store,
-    executor: Executor,
-    arm: ArmBase,
-    failure: Failure,
-    feedback: Feedback | None,
-    problem: Problem,
-    cfg: RepairConfig,
-    run_id: str,
-) -> Attempt:
-    return _repair(store, executor, arm, failure.attempt, feedback, problem,
-                   cfg.sampling(arm.sampling), run_id)  # fmt: skip
+def _visible_feedback(
+    executor: Executor, problem: Problem, parent: Attempt, cache: dict[int, Feedback | None]
+) -> Feedback | None:
+    """The executor's feedback on ``parent``'s first failing *visible* test (its program run
+    again on :meth:`~octoroute.types.Problem.visible_only`), once per parent via ``cache``."""
+    assert parent.id is not None  # a parent read from a store carries its id
+    if parent.id not in cache:
+        cache[parent.id] = executor.check(problem.visible_only(), parent.code).feedback
+    return cache[parent.id]
 
 
 def _repair(
@@ -397,7 +400,7 @@ def grow(
     unique = list(dict.fromkeys(requests))
     summary = GrowSummary(run_id, requested=len(unique))
     fresh_cfg = CollectConfig(
-        by_key[(unique[0].benchmark, unique[0].problem_id)].benchmark if unique else "",
+        unique[0].benchmark if unique else "",
         samples=1 + max((r.sample_index for r in unique), default=0),
         temperature=temperature,
         max_tokens=cfg.max_tokens,
@@ -419,11 +422,9 @@ def grow(
                                      run_id)  # fmt: skip
                 else:
                     parent = parents[r.parent_id]
-                    if r.parent_id not in feedback:
-                        view = problem.visible_only()
-                        feedback[r.parent_id] = executor.check(view, parent.code).feedback
-                    attempt = _repair(store, executor, arm, parent, feedback[r.parent_id],
-                                      problem, cfg.sampling(arm.sampling), run_id)  # fmt: skip
+                    shown = _visible_feedback(executor, problem, parent, feedback)
+                    attempt = _repair(store, executor, arm, parent, shown, problem,
+                                      cfg.sampling(arm.sampling), run_id)  # fmt: skip
                 summary.recorded += 1
                 summary.passed += bool(attempt.passed)
                 summary.arm_errors += attempt.error is not None
@@ -433,7 +434,3 @@ def grow(
         finally:
             arm.close()
     return summary
-
-
-def _sampling_dict(s: Sampling) -> dict[str, Any]:
-    return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(s).items()}
