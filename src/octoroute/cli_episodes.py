@@ -141,11 +141,12 @@ def episodes_command(
     from octoroute.evaluation.repair_policies import (
         episode_problems,
         evaluate_strategies,
+        fresh_cost,
         outcome_model_quality,
         standard_strategies,
         summarize_scores,
     )
-    from octoroute.evaluation.sizes import params_from_name
+    from octoroute.evaluation.sizes import by_size
     from octoroute.features import TrajectoryFeaturizer
     from octoroute.report import write_html
     from octoroute.report.episodes import episodes_report
@@ -154,7 +155,7 @@ def episodes_command(
 
     try:
         the_pool = load_pool(pool)
-        arms = sorted(the_pool.names, key=lambda a: (params_from_name(a) or 0.0, a))
+        arms = by_size(the_pool.names)
         problems = load_benchmark(benchmark, data)
         bench = problems[0].benchmark if problems else benchmark
         with open_store(db, create=False) as store:
@@ -164,8 +165,7 @@ def episodes_command(
                 raise ConfigError(f"{db}: no {bench} problem has a greedy attempt of every arm "
                                   f"({', '.join(arms)}); run octoroute collect first")  # fmt: skip
             chosen = {t.key for t in trees}
-            ref_costs = [t.fresh[(arms[-1], 0)].cost for t in trees if t.key in chosen]
-            reference_cost = sum(ref_costs) / len(ref_costs)
+            reference_cost = fresh_cost(trees, arms[-1])
             feats = TrajectoryFeaturizer(base_featurizer(), arms)
             names = strategies.split(",") if strategies else None
             try:
@@ -196,7 +196,6 @@ def episodes_command(
             summary["benchmark"] = bench
             summary["max_attempts"] = max_attempts
             summary["budget"] = budget
-            summary["missing_nodes"] = len({m for s in scores.values() for m in s.missing})
         if out is not None:
             write_html(episodes_report(summary, bench), out)
     except OctorouteError as e:

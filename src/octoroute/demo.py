@@ -342,10 +342,11 @@ def replay_episodes(
     from octoroute.evaluation.repair_policies import (
         episode_problems,
         evaluate_strategies,
+        fresh_cost,
         standard_strategies,
         summarize_scores,
     )
-    from octoroute.evaluation.sizes import params_from_name
+    from octoroute.evaluation.sizes import by_size
     from octoroute.features import TrajectoryFeaturizer
 
     out = []
@@ -356,11 +357,11 @@ def replay_episodes(
         except OctorouteError as exc:
             log.warning("%s: episodes skipped, no problem texts (%s)", bench, exc)
             continue
-        arms = sorted({a.arm for a in sub}, key=lambda a: (params_from_name(a) or 0.0, a))
+        arms = by_size({a.arm for a in sub})
         trees = episode_problems(build_trees(sub, problems), arms, cfg.episode_problems)
         if not trees:
             continue
-        ref = sum(t.fresh[(arms[-1], 0)].cost for t in trees) / len(trees)
+        ref = fresh_cost(trees, arms[-1])
         feats = TrajectoryFeaturizer(featurizer(), arms)
         ladder = " > ".join(arms[-cfg.max_attempts :])
         include = [n.format(ref=arms[-1], ladder=ladder) for n in EPISODE_STRATEGIES]
@@ -369,9 +370,7 @@ def replay_episodes(
         scores = evaluate_strategies(trees, sset.factories, online=sset.online,
                                      max_attempts=cfg.max_attempts, budget=cfg.budget * ref,
                                      seeds=cfg.episode_seeds)  # fmt: skip
-        summary = summarize_scores(scores, trees, sset.baseline, ref)
-        summary["missing_nodes"] = len({m for s in scores.values() for m in s.missing})
-        out.append((bench, summary))
+        out.append((bench, summarize_scores(scores, trees, sset.baseline, ref)))
     return out
 
 

@@ -59,6 +59,7 @@ __all__ = [
     "StrategyScore",
     "episode_problems",
     "evaluate_strategies",
+    "fresh_cost",
     "outcome_model_quality",
     "standard_strategies",
     "summarize_scores",
@@ -68,9 +69,8 @@ __all__ = [
 StrategyFactory = Callable[[], Strategy]
 
 
-def _path(tree: EpisodeTree, node: Attempt) -> list[Attempt]:
-    """The ancestors of ``node`` in its tree, root first (``node`` excluded)."""
-    by_id = {a.id: a for a in tree.nodes()}
+def _path(by_id: Mapping[int | None, Attempt], node: Attempt) -> list[Attempt]:
+    """The ancestors of ``node`` among ``by_id`` (its tree's nodes), root first."""
     chain: list[Attempt] = []
     parent = node.parent_attempt_id
     while parent is not None and parent in by_id:
@@ -100,10 +100,11 @@ def training_rows(trees: Sequence[EpisodeTree], featurizer: TrajectoryFeaturizer
     rows, arms, ys, groups, repair = [], [], [], [], []
     for tree in trees:
         view = tree.problem.visible_only()
+        by_id = {a.id: a for a in tree.nodes()}  # once per tree, not per node
         for node in tree.nodes():
             if node.tests is None or (node.parent_attempt_id is None and node.sample_index):
                 continue
-            steps = tuple(visible_step(a) for a in _path(tree, node))
+            steps = tuple(visible_step(a) for a in _path(by_id, node))
             rows.append(featurizer.transform_trajectory(Trajectory(view, steps)))
             arms.append(node.arm)
             ys.append(int(bool(node.passed)))
@@ -498,6 +499,8 @@ def summarize_scores(
         "oracle_recorded": round(float(tree_oracle.mean()), 4),
         "oracle_recorded_ci95": [round(v, 4) for v in bootstrap_ci(tree_oracle)],
         "oracle_one_shot": round(float(fresh_oracle.mean()), 4),
+        # Attempts some strategy needed that the trees lack (its episodes counted as failed).
+        "missing_nodes": len({m for sc in scores.values() for m in sc.missing}),
     }
     one = scores.get("outcome model one-shot")
     multi = [s for n, s in scores.items() if "greedy per compute" in n]
@@ -551,3 +554,9 @@ def episode_problems(
         return complete
     keep = set(random.Random(seed).sample([t.key for t in complete], n))
     return [t for t in complete if t.key in keep]
+
+
+def fresh_cost(trees: Sequence[EpisodeTree], arm: str) -> float:
+    """``arm``'s mean greedy fresh compute over ``trees`` (each must hold it): the unit budgets
+    and compute ratios are read in."""
+    return sum(t.fresh[(arm, 0)].cost for t in trees) / len(trees)

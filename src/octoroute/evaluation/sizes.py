@@ -43,7 +43,14 @@ from pathlib import Path
 
 from octoroute.exceptions import DataError
 
-__all__ = ["DEFAULT_SIZES_FILE", "default_sizes", "load_sizes", "model_sizes", "params_from_name"]
+__all__ = [
+    "DEFAULT_SIZES_FILE",
+    "by_size",
+    "default_sizes",
+    "load_sizes",
+    "model_sizes",
+    "params_from_name",
+]
 
 DEFAULT_SIZES_FILE = "model_sizes.json"
 """The sizes file shipped in ``octoroute/evaluation/data``."""
@@ -111,3 +118,13 @@ def model_sizes(
     """Each model's size: ``extra`` first, then the shipped file, then the name; else None."""
     known = {**default_sizes(), **(extra or {})}
     return {m: known[m] if m in known else params_from_name(m) for m in models}
+
+
+def by_size(names: Iterable[str]) -> list[str]:
+    """``names`` from smallest to largest by :func:`params_from_name` (unknown sizes first,
+    ties by name).
+
+    >>> by_size(["qwen2.5-coder-1.5b", "smollm2-135m", "qwen2.5-coder-0.5b"])
+    ['smollm2-135m', 'qwen2.5-coder-0.5b', 'qwen2.5-coder-1.5b']
+    """
+    return sorted(names, key=lambda n: (params_from_name(n) or 0.0, n))
