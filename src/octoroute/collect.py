@@ -26,7 +26,7 @@ from octoroute.arms.base import ArmBase, Sampling
 from octoroute.arms.pool import Pool
 from octoroute.sandbox import Executor
 from octoroute.store import Store, hash_text
-from octoroute.types import ArmErrorKind, Attempt, AttemptKey, Problem
+from octoroute.types import ArmErrorKind, Attempt, AttemptKey, Completion, Problem
 
 log = logging.getLogger(__name__)
 
@@ -194,18 +194,34 @@ def _one(
     sampling = cfg.sampling(arm.sampling, sample_index)
     started = time.time()
     completion = arm.generate(problem, sampling)
+    prompt_hash = hash_text(f"{arm.style.value}\0{problem.prompt}")
+    return _judge_and_record(store, executor, run_id, problem, completion, sampling, started,
+                             sample_index=sample_index, prompt_hash=prompt_hash)  # fmt: skip
+
+
+def _judge_and_record(
+    store: Store,
+    executor: Executor,
+    run_id: str,
+    problem: Problem,
+    completion: Completion,
+    sampling: Sampling,
+    started: float,
+    **key: Any,
+) -> Attempt:
+    """Judge ``completion`` on the full ``problem`` (unless the arm failed), log the attempt
+    with its sampling and times and the ``key`` fields (sample index, parent, prompt hash)."""
     verdict = executor.check(problem, completion.code) if completion.ok else None
     attempt = Attempt.from_parts(
         run_id,
         problem,
         completion,
         verdict,
-        sample_index=sample_index,
-        prompt_hash=hash_text(f"{arm.style.value}\0{problem.prompt}"),
         sampling=_sampling_dict(sampling),
         seed=sampling.seed,
         started_at=started,
         finished_at=time.time(),
+        **key,
     )
     store.record_attempt(attempt)
     return attempt

@@ -40,7 +40,7 @@ from octoroute.arms.base import ArmBase, Sampling
 from octoroute.arms.pool import Pool
 from octoroute.arms.prompts import flatten_messages
 from octoroute.arms.repair import repair_request
-from octoroute.collect import CollectConfig, _sampling_dict, register_arms
+from octoroute.collect import CollectConfig, _judge_and_record, register_arms
 from octoroute.collect import _one as _fresh
 from octoroute.evaluation.episodes import NodeRequest
 from octoroute.evaluation.fixrate import VISIBLE_PASSED, failure_kind
@@ -314,23 +314,12 @@ def _repair(
     sampling = base.with_stop(request.stop)
     started = time.time()
     completion = arm.generate(request.messages, sampling, problem=view)
-    verdict = executor.check(problem, completion.code) if completion.ok else None
-    attempt = Attempt.from_parts(
-        run_id,
-        problem,
-        completion,
-        verdict,
-        sample_index=parent.id,
-        attempt_number=parent.attempt_number + 1,
+    return _judge_and_record(
+        store, executor, run_id, problem, completion, sampling, started,
+        sample_index=parent.id, attempt_number=parent.attempt_number + 1,
         parent_attempt_id=parent.id,
         prompt_hash=hash_text(f"{arm.style.value}\0{flatten_messages(request.messages)}"),
-        sampling=_sampling_dict(sampling),
-        seed=sampling.seed,
-        started_at=started,
-        finished_at=time.time(),
-    )
-    store.record_attempt(attempt)
-    return attempt
+    )  # fmt: skip
 
 
 @dataclass
