@@ -25,7 +25,8 @@ def _log(store, executor, problem, arm: str, code: str, error=None) -> Attempt: 
                             cost=14.0, error=error)  # fmt: skip
     verdict = executor.check(problem, code) if error is None else None
     attempt = Attempt.from_parts("collect/humaneval", problem, completion, verdict,
-                                 prompt_hash="h", sampling={"temperature": 0.0})  # fmt: skip
+                                 prompt_hash="h", sampling={"temperature": 0.8, "seed": 5},
+                                 sample_index=2)  # fmt: skip
     store.record_attempt(attempt)
     return attempt
 
@@ -51,8 +52,10 @@ def test_rejudge_regrades_every_program_on_the_new_tests(tmp_path: Path, shared_
         assert new["good"].passed and new["good"].pass_plus == 1.0
         assert new["dead"].error is ArmErrorKind.TIMEOUT and not new["dead"].judged
         # What the arm produced and cost is carried over unchanged.
-        assert (new["weak"].code, new["weak"].cost, new["weak"].prompt_hash) == (
-            TRUNCATE_WEAK, 14.0, "h")  # fmt: skip
+        w = new["weak"]
+        assert (w.code, w.cost, w.completion_tokens, w.prompt_hash) == (TRUNCATE_WEAK, 14.0, 7, "h")
+        assert (w.sampling, w.seed, w.sample_index, w.benchmark) == (
+            {"temperature": 0.8, "seed": 5}, 5, 2, "humaneval+")  # fmt: skip
 
         again = rejudge(store, ex, "collect/humaneval", plus)
         assert (again.recorded, again.skipped) == (1, 2)  # only the arm error is copied again

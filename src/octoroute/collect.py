@@ -14,7 +14,6 @@ wrong code, and are retried when the run is started again.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -217,16 +216,10 @@ def _judge_and_record(
         problem,
         completion,
         verdict,
-        sampling=_sampling_dict(sampling),
-        seed=sampling.seed,
+        sampling=sampling.record(),
         started_at=started,
         finished_at=time.time(),
         **key,
     )
     store.record_attempt(attempt)
     return attempt
-
-
-def _sampling_dict(s: Sampling) -> dict[str, Any]:
-    out: dict[str, Any] = json.loads(json.dumps(dataclasses.asdict(s)))
-    return out

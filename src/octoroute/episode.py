@@ -201,8 +201,7 @@ class Router:
             completion,
             verdict,
             prompt_hash=hash_text(f"{arm.style.value}\0{problem.prompt}"),
-            sampling=dataclasses.asdict(sampling),
-            seed=sampling.seed,
+            sampling=sampling.record(),
             started_at=started,
             finished_at=time.time(),
         )
@@ -411,8 +410,7 @@ class Router:
                 attempt_number=k + 1,
                 parent_attempt_id=None if s.parent is None else ids[s.parent],
                 prompt_hash=s.prompt_hash,
-                sampling=dataclasses.asdict(s.sampling),
-                seed=s.sampling.seed,
+                sampling=s.sampling.record(),
                 started_at=s.started,
                 finished_at=s.finished,
             )

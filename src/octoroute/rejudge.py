@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from octoroute.exceptions import ConfigError
 from octoroute.sandbox import Executor
 from octoroute.store import Store
-from octoroute.types import Attempt, AttemptKey, Completion, Problem
+from octoroute.types import Attempt, AttemptKey, Problem
 
 __all__ = ["RejudgeSummary", "rejudge"]
 
@@ -79,33 +79,8 @@ def rejudge(
             summary.skipped += 1
             continue
         started = time.time()
-        completion = Completion(
-            arm=old.arm,
-            model="",
-            text=old.completion,
-            code=old.code,
-            prompt_tokens=old.prompt_tokens,
-            completion_tokens=old.completion_tokens,
-            latency=old.latency,
-            cost=old.cost,
-            cost_unit=old.cost_unit,
-            finish_reason=old.finish_reason,
-            error=old.error,
-            error_detail=old.error_detail,
-        )
-        verdict = executor.check(problem, old.code) if completion.ok else None
-        new = Attempt.from_parts(
-            run_id,
-            problem,
-            completion,
-            verdict,
-            sample_index=old.sample_index,
-            prompt_hash=old.prompt_hash,
-            sampling=old.sampling,
-            seed=old.seed,
-            started_at=started,
-            finished_at=time.time(),
-        )
+        verdict = executor.check(problem, old.code) if old.error is None else None
+        new = old.rejudged(run_id, problem, verdict, started, time.time())
         store.record_attempt(new)
         summary.recorded += 1
         summary.passed_before += bool(old.passed)

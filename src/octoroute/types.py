@@ -379,40 +379,27 @@ class Attempt:
         parent_attempt_id: int | None = None,
         prompt_hash: str = "",
         sampling: Mapping[str, Any] | None = None,
-        seed: int | None = None,
         started_at: float = 0.0,
         finished_at: float = 0.0,
     ) -> Attempt:
         """Build the attempt to log from what an episode produced.
 
         ``verdict`` must be ``None`` when the arm failed (an arm error is never judged as code).
+        ``sampling`` is the request's settings as logged (``Sampling.record()``); the attempt's
+        ``seed`` is the one they hold.
 
         >>> p = Problem("P/1", "demo", "", "f", "", (TestCase(TestKind.CALL, Tier.BASE, (1,)),))
         >>> c = Completion(arm="m", model="m", text="x", code="x", cost=6.0)
         >>> v = Verdict("P/1", (TestVerdict(0, Tier.BASE, Outcome.PASS),), isolation=())
-        >>> a = Attempt.from_parts("run", p, c, v, seed=1)
-        >>> a.passed, a.reward, a.pass_base, a.pass_plus, a.cost_unit
-        (True, 1.0, 1.0, None, 'flops')
+        >>> a = Attempt.from_parts("run", p, c, v, sampling={"temperature": 0.0, "seed": 1})
+        >>> a.passed, a.reward, a.pass_base, a.pass_plus, a.cost_unit, a.seed
+        (True, 1.0, 1.0, None, 'flops', 1)
         """
         if completion.error is not None and verdict is not None:
             raise ValueError(f"arm {completion.arm} failed ({completion.error}): nothing to judge")
         if verdict is not None and verdict.problem_id != problem.id:
             raise ValueError(f"verdict is for {verdict.problem_id}, not for {problem.id}")
-        judged: dict[str, Any] = {}
-        if verdict is not None:
-            base = verdict.tier_passed(Tier.BASE)
-            plus = verdict.tier_passed(Tier.PLUS)
-            judged = {
-                "tests": verdict.tests,
-                "pass_visible": _tier_rate(verdict.tier_passed(Tier.VISIBLE)),
-                "pass_base": _tier_rate(base),
-                "pass_plus": None if plus is None else float(plus and base is not False),
-                "passed": verdict.passed,
-                "reward": verdict.reward,
-                "flags": verdict.flags,
-                "isolation": verdict.isolation,
-                "exec_time": verdict.wall_time,
-            }
+        sampling = dict(sampling or {})
         return cls(
             run_id=run_id,
             benchmark=problem.benchmark,
@@ -422,8 +409,8 @@ class Attempt:
             attempt_number=attempt_number,
             parent_attempt_id=parent_attempt_id,
             prompt_hash=prompt_hash,
-            sampling=dict(sampling or {}),
-            seed=seed,
+            sampling=sampling,
+            seed=sampling.get("seed"),
             completion=completion.text,
             code=completion.code,
             finish_reason=completion.finish_reason,
@@ -436,8 +423,79 @@ class Attempt:
             error_detail=completion.error_detail,
             started_at=started_at,
             finished_at=finished_at,
-            **judged,
+            **_judged_fields(verdict),
         )
+
+    def rejudged(
+        self,
+        run_id: str,
+        problem: Problem,
+        verdict: Verdict | None,
+        started_at: float,
+        finished_at: float,
+    ) -> Attempt:
+        """This attempt's program judged again on ``problem``, as a first attempt of ``run_id``.
+
+        Everything the arm produced (completion, code, tokens, cost, sampling, prompt hash,
+        sample index, arm error) is kept; the benchmark is ``problem``'s, the verdicts and times
+        are the new ones. ``verdict`` is ``None`` exactly when the arm failed.
+
+        >>> p = Problem("HumanEval/0", "humaneval+", "", "f", "", ())
+        >>> old = Attempt("collect/humaneval", "humaneval", "HumanEval/0", "m",
+        ...               error=ArmErrorKind.TIMEOUT, id=7)
+        >>> new = old.rejudged("rejudge/humaneval+", p, None, 1.0, 2.0)
+        >>> new.run_id, new.benchmark, new.error.value, new.id
+        ('rejudge/humaneval+', 'humaneval+', 'timeout', None)
+        """
+        if problem.id != self.problem_id:
+            raise ValueError(f"attempt {tuple(self.key)} cannot be judged on {problem.id}")
+        if (verdict is None) != (self.error is not None):
+            raise ValueError(
+                f"attempt {tuple(self.key)}: judge a program exactly when the arm "
+                f"produced one (arm error: {self.error})"
+            )
+        if verdict is not None and verdict.problem_id != problem.id:
+            raise ValueError(f"verdict is for {verdict.problem_id}, not for {problem.id}")
+        return replace(
+            self,
+            run_id=run_id,
+            benchmark=problem.benchmark,
+            attempt_number=1,
+            parent_attempt_id=None,
+            started_at=started_at,
+            finished_at=finished_at,
+            id=None,
+            **_judged_fields(verdict),
+        )
+
+
+def _judged_fields(verdict: Verdict | None) -> dict[str, Any]:
+    """An attempt's fields that come from its verdict (the defaults when not judged)."""
+    if verdict is None:
+        return {
+            "tests": None,
+            "pass_visible": None,
+            "pass_base": None,
+            "pass_plus": None,
+            "passed": None,
+            "reward": None,
+            "flags": (),
+            "isolation": (),
+            "exec_time": 0.0,
+        }
+    base = verdict.tier_passed(Tier.BASE)
+    plus = verdict.tier_passed(Tier.PLUS)
+    return {
+        "tests": verdict.tests,
+        "pass_visible": _tier_rate(verdict.tier_passed(Tier.VISIBLE)),
+        "pass_base": _tier_rate(base),
+        "pass_plus": None if plus is None else float(plus and base is not False),
+        "passed": verdict.passed,
+        "reward": verdict.reward,
+        "flags": verdict.flags,
+        "isolation": verdict.isolation,
+        "exec_time": verdict.wall_time,
+    }
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,8 +91,7 @@ def attempt(
         v,
         sample_index=sample,
         prompt_hash="abc123",
-        sampling={"temperature": 0.0, "max_tokens": 512},
-        seed=sample,
+        sampling={"temperature": 0.0, "max_tokens": 512, "seed": sample},
         started_at=1_700_000_000.0 + sample,
         finished_at=1_700_000_001.5 + sample,
     )

@@ -49,7 +49,11 @@ def test_jsonl_round_trip(filled: Store, tmp_path: Path, name: str) -> None:
         "detail": "",
         "cpu": 0.001,
     }
-    assert first["error"] is None and first["sampling"] == {"max_tokens": 512, "temperature": 0.0}
+    assert first["error"] is None and first["sampling"] == {
+        "max_tokens": 512,
+        "temperature": 0.0,
+        "seed": 0,
+    }
     assert not list(out.parent.glob(".*.tmp"))
 
 

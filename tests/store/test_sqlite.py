@@ -40,7 +40,7 @@ def test_round_trip_of_a_judged_attempt(store: Store, problems: list[Problem]) -
         Tier.BASE,
         Tier.PLUS,
     ]
-    assert back.sampling == {"temperature": 0.0, "max_tokens": 512}
+    assert back.sampling == {"temperature": 0.0, "max_tokens": 512, "seed": 2} and back.seed == 2
     assert back.flags == ("imports_os",) and back.isolation == ("netns", "seccomp")
     assert store.get_attempt(back.id) == back
     assert store.get_attempt(back.id + 100) is None

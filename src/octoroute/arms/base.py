@@ -22,8 +22,8 @@ import enum
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from typing import Protocol, runtime_checkable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any, Protocol, runtime_checkable
 
 from octoroute.types import ArmErrorKind, Completion, Problem
 
@@ -70,6 +70,14 @@ class Sampling:
     def with_stop(self, extra: Sequence[str]) -> Sampling:
         """A copy whose stop sequences also include ``extra`` (deduplicated, order kept)."""
         return replace(self, stop=tuple(dict.fromkeys((*self.stop, *extra))))
+
+    def record(self) -> dict[str, Any]:
+        """The settings as the log stores them (JSON types: ``stop`` is a list).
+
+        >>> Sampling(seed=3, stop=("```",)).record()["stop"]
+        ['```']
+        """
+        return {**asdict(self), "stop": list(self.stop)}
 
 
 @runtime_checkable
