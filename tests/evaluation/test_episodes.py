@@ -201,6 +201,9 @@ def test_evaluate_strategies_cross_fits_and_replays_the_bandit_online() -> None:
     # Resampling needs samples the trees do not hold: reported, and counted as failures.
     assert scores["resample big"].missing
     assert 0.0 <= scores["bandit repair linucb online"].pass_rate <= 1.0
+    # Greedy on predicted success alone would repair with 'big' (6.5 a problem, like retrying
+    # it); the compute target (1 x 4.0, fitted on the training folds) stops it near 4.
+    assert scores["outcome model greedy best predicted @1x"].mean_cost < 4.5
     row = scores["best fixed pair"].to_json(base, 4.0)
     assert row["chosen"] == ["best fixed pair (small > big)"] and row["compute_ratio"] < 1
 

@@ -434,8 +434,8 @@ def standard_strategies(
     resampled; the ladder climbs the ``max_attempts`` largest arms by size; the best fixed
     pair is chosen on training folds; the outcome model routes one shot (by predicted success,
     and cost-aware at each of ``lambdas``: the one-shot frontier), then greedily per compute at
-    each of ``targets`` x ``reference_cost`` (the reference arm's mean fresh compute); the
-    bandit learns online.
+    each of ``targets`` x ``reference_cost`` (the reference arm's mean fresh compute), and
+    greedily by predicted success alone within the largest target; the bandit learns online.
     ``include`` keeps only the named strategies (the baseline is always kept).
     """
     arms = tuple(arms_by_size)
@@ -463,6 +463,12 @@ def standard_strategies(
             GreedyOutcome, featurizer, arms, target_cost=t * reference_cost,
             max_attempts=max_attempts, name=name,
         )  # fmt: skip
+    top = max(targets)
+    name = f"outcome model greedy best predicted @{top:g}x"
+    f[name] = functools.partial(
+        GreedyOutcome, featurizer, arms, quality=True, target_cost=top * reference_cost,
+        max_attempts=max_attempts, name=name,
+    )  # fmt: skip
     bandit = "bandit repair linucb online"
     f[bandit] = lambda: BanditRepair(featurizer, arms, policy="linucb")
     baseline = f"{ref} alone"
