@@ -47,8 +47,9 @@ def test_episodes_grows_the_repairs_a_strategy_needs(tmp_path: Path) -> None:
     assert before.returncode == 0, before.stderr
     assert json.loads(before.stdout)["missing_nodes"] == 1  # the repair is not in the log
     out = tmp_path / "episodes.html"
-    grown = _episodes(*common, "--strategies", f"retry {SMOLLM}", "--grow", "--json",
-                      "--out", str(out))  # fmt: skip
+    # One round: grow, then replay again, so the summary counts the grown repair.
+    grown = _episodes(*common, "--strategies", f"retry {SMOLLM}", "--grow", "--rounds", "1",
+                      "--json", "--out", str(out))  # fmt: skip
     assert grown.returncode == 0, grown.stderr
     data = json.loads(grown.stdout)
     assert data["missing_nodes"] == 0 and data["problems"] == 1
