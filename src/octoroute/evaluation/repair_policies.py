@@ -509,7 +509,7 @@ def summarize_scores(
         "missing_nodes": len({m for sc in scores.values() for m in sc.missing}),
     }
     one = scores.get("outcome model one-shot")
-    multi = [s for n, s in scores.items() if "greedy per compute" in n]
+    multi = [s for n, s in scores.items() if n.startswith("outcome model greedy")]
     if one is not None and multi:
         best = max(multi, key=lambda s: s.pass_rate)
         gap = float(tree_oracle.mean()) - one.pass_rate
