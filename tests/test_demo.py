@@ -31,15 +31,21 @@ def test_the_recorded_log_is_shipped_and_judged() -> None:
             assert by_key.get(("humaneval", pid, arm)) is True
 
 
-def test_the_recorded_episode_trees_hold_what_the_demo_replays() -> None:
+def test_the_recorded_episode_trees_hold_what_the_demo_replays(
+    shared_data: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCTOROUTE_DATA_DIR", str(shared_data))  # MBPP+'s prompts
     attempts = read_attempts_jsonl(demo.recorded_log())
     repairs = [a for a in attempts if a.parent_attempt_id is not None]
     ids = {a.id for a in attempts}
     assert repairs and all(a.parent_attempt_id in ids for a in repairs)
     # Slim, yet what inference may see survives: visible verdicts only.
     assert all(t.tier is Tier.VISIBLE for a in attempts for t in a.tests or ())
-    (bench, summary), *_ = demo.replay_episodes(attempts, demo.DemoConfig())
-    assert bench == "humaneval" and summary["missing_nodes"] == 0
+    replayed = dict(demo.replay_episodes(attempts, demo.DemoConfig()))
+    assert sorted(replayed) == ["humaneval", "mbpp+"]
+    assert all(s["missing_nodes"] == 0 for s in replayed.values())
+    assert [s["problems"] for s in replayed.values()] == [80, 60]
+    summary = replayed["humaneval"]
     rows = {r["strategy"]: r for r in summary["strategies"]}
     base = rows["qwen2.5-coder-1.5b alone"]
     assert base["mean_attempts"] == 1.0 and base["compute_ratio"] == 1.0

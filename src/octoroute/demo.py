@@ -96,6 +96,11 @@ def recorded_log() -> Path:
     return Path(str(path))
 
 
+EPISODE_PROBLEMS: Mapping[str, int] = {"humaneval": 80, "mbpp+": 60}
+"""The seeded problem subsets (``octoroute episodes --problems N``) whose episode trees the
+shipped log holds in full."""
+
+
 @dataclass(frozen=True)
 class DemoConfig:
     """What the demo does; every field has a default that runs in minutes on 2 cores."""
@@ -109,8 +114,11 @@ class DemoConfig:
     seeds: int = 5
     live: int = 5
     """How many held-out HumanEval problems to route live (0: replay only)."""
-    episode_problems: int | None = 80
-    """Problems per benchmark whose multi-step episodes are replayed (the recorded subset)."""
+    episode_problems: Mapping[str, int | None] = field(
+        default_factory=lambda: dict(EPISODE_PROBLEMS)
+    )
+    """Problems per benchmark whose multi-step episodes are replayed (the subset the recorded
+    trees were grown on; a benchmark not named replays all its trees)."""
     episode_seeds: int = 1
     max_attempts: int = 3
     budget: float = 2.0
@@ -322,6 +330,7 @@ EPISODE_STRATEGIES = (
     "outcome model one-shot lambda=0.1",
     "outcome model greedy per compute @1x",
     "outcome model greedy per compute @2x",
+    "outcome model greedy best predicted @2x",
 )
 """The strategies the demo replays on the recorded episode trees (the benchmark script runs
 every one; the online bandit's exploration still reaches a few unrecorded repairs, so the demo
@@ -358,7 +367,8 @@ def replay_episodes(
             log.warning("%s: episodes skipped, no problem texts (%s)", bench, exc)
             continue
         arms = by_size({a.arm for a in sub})
-        trees = episode_problems(build_trees(sub, problems), arms, cfg.episode_problems)
+        n = cfg.episode_problems.get(bench)
+        trees = episode_problems(build_trees(sub, problems), arms, n)
         if not trees:
             continue
         ref = fresh_cost(trees, arms[-1])
