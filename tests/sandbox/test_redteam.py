@@ -1,7 +1,8 @@
-"""The red-team corpus of ../shared/redteam, plus hostile programs of the same spirit.
+"""The red-team corpora of ../shared/redteam, plus hostile programs of the same spirit.
 
 Every row must meet its ``expect``; the executor must survive all rows in one session; nothing
-may reach the host (files in /tmp, bytes on a loopback listener).
+may reach the host (files in /tmp, bytes on a loopback listener). The classes of weakness the
+second corpus stands for have tests of their own in ``test_hostile.py``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from octoroute.types import Outcome, Problem
 
 PROJECT = Path(__file__).resolve().parents[2]
 REDTEAM = PROJECT.parent / "shared" / "redteam" / "humaneval0.jsonl"
+REDTEAM2 = PROJECT.parent / "shared" / "redteam" / "executor-2.jsonl"
 CANARY = Path("/tmp/octoroute-redteam-canary")
 PWNED = Path("/tmp/octoroute-redteam-pwned")
 WRITTEN = Path("/tmp/octoroute-redteam-written")
@@ -49,6 +51,17 @@ WHY = {
     "missing_entry_point": {Outcome.MISSING_ENTRY_POINT},
     "infinite_recursion": {Outcome.RUNTIME_ERROR},
     "base_exception": {Outcome.RUNTIME_ERROR},
+}
+
+# The second corpus: what each failing row's verdict must name.
+WHY2 = {
+    "forge_result_at_load": {Outcome.SANDBOX_VIOLATION},
+    "binet_float_fib": {Outcome.WRONG_ANSWER},
+    "hidden_tier_detector": {Outcome.WRONG_ANSWER},
+    "marshal_systemerror_output": {Outcome.SANDBOX_VIOLATION},
+    "exception_name_flood": {Outcome.OUTPUT_LIMIT},
+    "setpgid_kill_harness": {Outcome.RUNTIME_ERROR},
+    "dup2_devnull_over_resp": {Outcome.EARLY_EXIT, Outcome.SANDBOX_VIOLATION},
 }
 
 _HONEST = """
@@ -125,18 +138,17 @@ def host() -> Iterator[_Listener]:
     CANARY.unlink(missing_ok=True)
 
 
-def _rows() -> list[dict[str, str]]:
-    if not REDTEAM.is_file():
-        pytest.skip(f"red-team corpus not found at {REDTEAM}")
-    return [json.loads(line) for line in REDTEAM.read_text().splitlines() if line.strip()]
+def _rows(path: Path = REDTEAM) -> list[dict[str, str]]:
+    if not path.is_file():
+        pytest.skip(f"red-team corpus not found at {path}")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
 def _run_rows(
     executor: Executor, problem: Problem, rows: list[tuple[str, str, str, set[Outcome]]]
 ) -> list[str]:
     problems_seen = []
-    honest = executor.check(problem, _HONEST)
-    assert honest.passed
+    assert executor.check(problem, problem.reference).passed
     for name, expect, code, why in rows:
         v = executor.check(problem, code)
         outcomes = {t.outcome for t in v.tests}
@@ -145,8 +157,11 @@ def _run_rows(
         elif expect == "fail":
             assert not v.passed and v.reward == 0.0, (name, v.counts())
             assert outcomes & why, (name, v.counts(), [t.detail for t in v.tests][:3])
-        # The executor must answer the next check, and correctly.
-        assert executor.check(problem, _HONEST).passed, f"executor broken after {name}"
+        # Whatever the program sent, what reaches a verdict is bounded.
+        assert all(len(t.detail) <= 300 for t in v.tests), name
+        # The executor must answer the next check, and correctly, in normal time.
+        after = executor.check(problem, problem.reference)
+        assert after.passed, f"executor broken after {name}: {after.counts()}"
         problems_seen.append(name)
     return problems_seen
 
@@ -170,6 +185,21 @@ def test_redteam_corpus(
     problem = request.getfixturevalue(benchmark)["HumanEval/0"]
     seen = _run_rows(executor, problem, _corpus(WHY))
     assert len(seen) >= 26
+    _assert_host_untouched(host)
+
+
+def test_redteam_corpus_2(
+    request: pytest.FixtureRequest, executor: Executor, host: _Listener
+) -> None:
+    """The second corpus (protocol, comparison, decoding, signals): each row on its own
+    benchmark and problem."""
+    rows = _rows(REDTEAM2)
+    assert len(rows) >= 7
+    for r in rows:
+        fixture = "humaneval" if r["benchmark"] == "humaneval" else "humaneval_plus"
+        problem = request.getfixturevalue(fixture)[r["problem"]]
+        row = (r["name"], r["expect"], r["code"], WHY2.get(r["name"], set()))
+        _run_rows(executor, problem, [row])
     _assert_host_untouched(host)
 
 

@@ -22,12 +22,15 @@ import sys
 import traceback
 from typing import Any, NoReturn
 
+from octoroute.sandbox import codec
 from octoroute.sandbox.protocol import HEADER, REPLY_CAP, Kind, read_frame, write_frame
 
 # Bound at import, before any candidate runs: a program that patches ``marshal`` or the
 # builtins then hurts only its own answers, and its verdict still names what it returned.
+# Whatever it patches, what leaves this process is only ever data for the broker to check.
 _dumps = marshal.dumps
 _loads = marshal.loads
+_VERSION = codec.VERSION
 
 REQ_FD = 3
 RESP_FD = 4
@@ -55,7 +58,7 @@ def _exception_payload(exc: BaseException) -> bytes:
         tb = "".join(traceback.format_list(frames[-4:]))[-_TEXT_CAP:]
     except BaseException:  # noqa: BLE001
         pass
-    return _dumps((name[:200], _safe_text(str, exc), tb))
+    return _dumps((name[:200], _safe_text(str, exc), tb), _VERSION)
 
 
 def _exit(code: int = 0) -> NoReturn:
@@ -86,9 +89,8 @@ def run_candidate() -> NoReturn:
     except BaseException as exc:  # noqa: BLE001 - SyntaxError, ValueError (NUL bytes), MemoryError
         line = getattr(exc, "lineno", None)
         msg = f"{type(exc).__name__}: {_safe_text(str, exc)}"
-        write_frame(
-            RESP_FD, Kind.SYNTAX, marshal.dumps((msg, line if isinstance(line, int) else 0))
-        )
+        line = line if isinstance(line, int) else 0
+        write_frame(RESP_FD, Kind.SYNTAX, _dumps((msg, line), _VERSION))
         _exit(0)
     linecache.cache[CANDIDATE_FILE] = (len(source), None, source.splitlines(True), CANDIDATE_FILE)
     namespace: dict[str, Any] = {
@@ -133,7 +135,8 @@ def run_candidate() -> NoReturn:
             write_frame(RESP_FD, Kind.EXCEPTION, _exception_payload(exc))
             continue
         builtins.__dict__.update(pristine)
-        if transform == "not_none":
+        if transform == "not_none" and not isinstance(out, bool):
+            # EvalPlus compares a bool as it is, anything else by whether it is None.
             out = out is not None
         try:
             data = _dump(out)
@@ -161,7 +164,7 @@ def _plain(x: Any, depth: int = 0) -> Any:
     data, so a subclass's ``__eq__`` never reaches the comparison. Other objects stay as they
     are, and ``marshal`` refuses them.
     """
-    if depth > 100:
+    if depth > codec.MAX_DEPTH:
         raise ValueError("output nested too deeply")
     if isinstance(x, bool):
         return bool(x)
@@ -181,13 +184,14 @@ def _plain(x: Any, depth: int = 0) -> Any:
 
 def _dump(out: Any) -> bytes:
     try:
-        return _dumps(out)
+        return _dumps(out, _VERSION)
     except ValueError:  # a subclass of a built-in somewhere: retry with plain values
-        return _dumps(_plain(out))
+        return _dumps(_plain(out), _VERSION)
 
 
 def _install_stdin(data: bytes) -> None:
-    fd = os.memfd_create("stdin")
+    # The candidate's own /tmp (a private tmpfs) holds its input; memfd is refused by seccomp.
+    fd = os.open("/tmp", os.O_TMPFILE | os.O_RDWR, 0o600)
     os.write(fd, data)
     os.lseek(fd, 0, os.SEEK_SET)
     os.dup2(fd, 0)
@@ -212,22 +216,41 @@ class CandidateFailure(BaseException):
         self.payload = payload
 
 
+# Exceptions a candidate's error may be raised as in the test code. Not StopIteration and the
+# like: raised inside ``all(map(candidate, xs))`` it would end the iteration early and let the
+# assertion pass.
+_CONTROL_FLOW = (StopIteration, StopAsyncIteration, GeneratorExit)
+
+
 def _proxy(*args: Any, **kwargs: Any) -> Any:
     if kwargs:
         raise TypeError("the candidate proxy takes positional arguments only")
-    write_frame(RESP_FD, Kind.PROXY_CALL, marshal.dumps(args))
+    write_frame(RESP_FD, Kind.PROXY_CALL, codec.encode(args))
     kind, payload = read_frame(REQ_FD)
     if kind is Kind.PROXY_DEAD:
-        status, detail, body = marshal.loads(payload)
+        status, detail, body = codec.decode(payload)
         raise CandidateFailure(status, detail, body)
     inner = Kind(payload[0])
     body = payload[1:]
     if inner is Kind.RESULT:
-        return marshal.loads(body)
+        try:
+            return codec.decode(body)
+        except codec.OutOfBounds as e:
+            raise CandidateFailure("output_limit", str(e)) from None
+        except codec.Undecodable as e:
+            raise CandidateFailure("violation", f"undecodable output: {e}") from None
     if inner is Kind.EXCEPTION:
-        name, msg, _tb = marshal.loads(body)
+        try:
+            name, msg, _tb = codec.decode(body)
+            name, msg = str(name)[:200], str(msg)[:2000]
+        except (codec.Undecodable, ValueError, TypeError):
+            raise CandidateFailure("violation", "undecodable exception") from None
         cls = getattr(builtins, name, None)
-        if isinstance(cls, type) and issubclass(cls, Exception):
+        if (
+            isinstance(cls, type)
+            and issubclass(cls, Exception)
+            and not issubclass(cls, _CONTROL_FLOW)
+        ):
             try:
                 exc = cls(msg)
             except Exception:  # noqa: BLE001
@@ -236,8 +259,6 @@ def _proxy(*args: Any, **kwargs: Any) -> Any:
             exc = RuntimeError(f"{name}: {msg}")
         exc.__octoroute_candidate__ = body  # type: ignore[attr-defined]
         raise exc
-    if inner is Kind.BAD_TYPE:
-        raise CandidateFailure("badtype", body.decode(errors="replace"))
     raise CandidateFailure("violation", f"unexpected reply {inner.name}")
 
 
@@ -247,7 +268,8 @@ def run_harness() -> NoReturn:
     A SETUP frame starts a job: a fresh namespace with the benchmark's harness code run in it
     and the entry point bound to the proxy. Each TEST frame then runs one test's code and is
     answered by one TEST_DONE frame. The harness runs only trusted code (benchmark tests) and
-    receives candidate outputs only as plain data, so it may serve many jobs.
+    receives candidate outputs only as plain data, checked as they are decoded, so it may
+    serve many jobs.
     """
     namespace: dict[str, Any] = {}
     setup_error = "no job"
@@ -257,11 +279,11 @@ def run_harness() -> NoReturn:
         except EOFError:
             _exit(0)
         if kind is Kind.SETUP:
-            harness, entry = marshal.loads(payload)
+            harness, entry = marshal.loads(payload)  # from the broker
             namespace, setup_error = _setup(harness, entry)
             continue
-        _index, code = marshal.loads(payload)
-        write_frame(RESP_FD, Kind.TEST_DONE, marshal.dumps(_run_test(code, namespace, setup_error)))
+        code = marshal.loads(payload)
+        write_frame(RESP_FD, Kind.TEST_DONE, codec.encode(_run_test(code, namespace, setup_error)))
 
 
 def _setup(harness: str, entry: str) -> tuple[dict[str, Any], str]:
@@ -279,17 +301,17 @@ def _setup(harness: str, entry: str) -> tuple[dict[str, Any], str]:
 
 def _run_test(code: str, namespace: dict[str, Any], setup_error: str) -> tuple[str, str, bytes]:
     if setup_error:
-        return ("harness", setup_error, b"")
+        return ("harness", setup_error[:_TEXT_CAP], b"")
     try:
         exec(compile(code, "<test>", "exec"), namespace)
     except CandidateFailure as f:
-        return (f.status, f.detail, f.payload)
+        return (f.status, f.detail[:_TEXT_CAP], f.payload)
     except AssertionError as exc:
-        return ("assert", str(exc)[:_TEXT_CAP], b"")
+        return ("assert", _safe_text(str, exc), b"")
     except BaseException as exc:  # noqa: BLE001
         body = getattr(exc, "__octoroute_candidate__", None)
         if isinstance(body, bytes):
             return ("exc", "", body)
         # The test code itself raised on the candidate's output (e.g. None - 1.0): a wrong answer.
-        return ("test_error", f"{type(exc).__name__}: {exc}"[:_TEXT_CAP], b"")
+        return ("test_error", _safe_text(lambda e: f"{type(e).__name__}: {e}", exc), b"")
     return ("ok", "", b"")

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import logging
 import marshal
 import os
 import queue
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,10 +27,22 @@ from pathlib import Path
 from typing import Any
 
 from octoroute.exceptions import IsolationUnavailable, SandboxError
+from octoroute.sandbox import cgroup, codec
 from octoroute.sandbox.compare import judge, judge_stdout
 from octoroute.sandbox.flags import static_flags
-from octoroute.sandbox.isolation import ALL_LAYERS, ChildLimits, Layer
-from octoroute.sandbox.protocol import FrameReader, Kind, wait_readable, write_frame
+from octoroute.sandbox.isolation import DEFAULT_LAYERS, TMP_INODES, ChildLimits, Layer
+from octoroute.sandbox.protocol import (
+    JOB_REPLY_CAP,
+    NOTE_CAP,
+    REPLY_CAP,
+    FrameReader,
+    FrameTooLarge,
+    Kind,
+    ProtocolError,
+    Status,
+    wait_readable,
+    write_frame,
+)
 from octoroute.types import (
     Feedback,
     Outcome,
@@ -42,8 +54,29 @@ from octoroute.types import (
     Verdict,
 )
 
+log = logging.getLogger(__name__)
+
 RawResult = tuple[str, str, bytes, float]
+"""One test's raw result: ``(status, detail, payload, cpu seconds)``; see
+:class:`~octoroute.sandbox.protocol.Status`."""
 _TRIM = 300
+_BROKER_CAPS = {
+    Kind.READY: NOTE_CAP,
+    Kind.FAILED: NOTE_CAP,
+    Kind.TEST_RESULTS: 2 * REPLY_CAP,
+    Kind.JOB_DONE: NOTE_CAP,
+}
+# A worker's own processes (broker, harness, launcher) beside its candidates, and what a
+# candidate may hold beyond its address space (its /tmp, pipe buffers, the zygote and a spare).
+_WORKER_HEADROOM = 1 << 30
+_CANDIDATE_HEADROOM = 256 << 20
+# The worker's entry point: no site, no user site, no current directory on sys.path (-S -s -P),
+# in an environment of our choosing; the package root is put on sys.path by hand. (Not -I:
+# it implies -E, which would drop PYTHONHASHSEED=0, and hash order must not vary a verdict.)
+_BOOT = (
+    "import sys; sys.path.insert(0, sys.argv[1]); "
+    "from octoroute.sandbox.forkserver import main; main(sys.argv[2])"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +117,11 @@ class Limits:
             return max(self.budget_floor, sum(self.cpu_limit(t) for t in tests))
         return max(self.budget_floor, self.budget_factor * sum(known))
 
+    def candidate_memory(self) -> int:
+        """Bytes the memory cgroup of a worker's candidates may hold."""
+        child = self.child
+        return child.cgroup_bytes or child.memory_bytes + child.tmp_bytes + _CANDIDATE_HEADROOM
+
 
 def _package_root() -> str:
     return str(Path(__file__).resolve().parents[2])
@@ -92,35 +130,59 @@ def _package_root() -> str:
 class _Worker:
     """One sandbox worker process (see :mod:`octoroute.sandbox.forkserver`)."""
 
-    def __init__(self, layers: frozenset[Layer], limits: Limits, debug: bool = False) -> None:
-        config = {"layers": [x.value for x in sorted(layers)], "limits": asdict(limits.child)}
+    def __init__(
+        self,
+        layers: frozenset[Layer],
+        limits: Limits,
+        hierarchy: cgroup.Hierarchy | None = None,
+        debug: bool = False,
+    ) -> None:
+        self.cgroup: cgroup.WorkerCgroup | None = None
+        fds: dict[str, int] = {}
+        if hierarchy is not None:
+            try:
+                cand = limits.candidate_memory()
+                self.cgroup = cgroup.WorkerCgroup.create(hierarchy, cand + _WORKER_HEADROOM, cand)
+                fds = self.cgroup.open_fds()
+            except OSError as e:
+                if self.cgroup is not None:
+                    self.cgroup.remove()
+                raise IsolationUnavailable(f"cannot set up a memory cgroup: {e}") from e
+        config = {
+            "layers": [x.value for x in sorted(layers)],
+            "limits": asdict(limits.child),
+            "cgroup": fds,
+        }
         env = {
-            "PYTHONPATH": _package_root(),
             "PYTHONHASHSEED": "0",
             "PYTHONDONTWRITEBYTECODE": "1",
             "PATH": "/usr/bin:/bin",
             "LANG": "C.UTF-8",
         }
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-s",
-                "-m",
-                "octoroute.sandbox.forkserver",
-                marshal.dumps(config).hex(),
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=None if debug else subprocess.DEVNULL,
-            env=env,
-            start_new_session=True,
-            close_fds=True,
-        )
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-s", "-S", "-P", "-c", _BOOT, _package_root(),
+                 marshal.dumps(config).hex()],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=None if debug else subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                close_fds=True,
+                pass_fds=tuple(fds.values()),
+            )  # fmt: skip
+        finally:
+            for fd in fds.values():
+                os.close(fd)
         assert self.proc.stdin is not None and self.proc.stdout is not None
         self.out = self.proc.stdout.fileno()
         os.set_blocking(self.out, False)
-        self.reader = FrameReader(self.out, 1 << 31)
-        kind, payload = self._read(30.0)
+        self.reader = FrameReader(self.out, _BROKER_CAPS)
+        try:
+            kind, payload = self._read(30.0)
+        except (TimeoutError, SandboxError, FrameTooLarge, ProtocolError) as e:
+            self.kill()
+            raise SandboxError(f"sandbox worker did not start: {e}") from e
         if kind is Kind.FAILED:
             self.kill()
             raise IsolationUnavailable(payload.decode(errors="replace"))
@@ -133,6 +195,9 @@ class _Worker:
         deadline = time.monotonic() + timeout
         while True:
             frame = self.reader.pop()
+            if frame is None and not self.reader.eof:
+                self.reader.fill()
+                frame = self.reader.pop()
             if frame is not None:
                 return frame
             if self.reader.eof:
@@ -140,20 +205,34 @@ class _Worker:
             left = deadline - time.monotonic()
             if left <= 0:
                 raise TimeoutError
-            if wait_readable([self.out], min(left, 1.0)):
-                self.reader.fill()
+            wait_readable([self.out], min(left, 1.0))
 
-    def run(self, job: dict[str, Any], backstop: float) -> list[RawResult]:
-        """Send a job and wait for its results, at most ``backstop`` seconds."""
+    def run(
+        self, job: dict[str, Any], backstop: float, on_result: Callable[[int, RawResult], None]
+    ) -> None:
+        """Send a job and hand each test's result to ``on_result`` as it arrives, in order;
+        at most ``backstop`` seconds in all."""
         assert self.proc.stdin is not None
         write_frame(self.proc.stdin.fileno(), Kind.JOB, marshal.dumps(job))
-        kind, payload = self._read(backstop)
-        if kind is not Kind.RESULTS:
-            raise SandboxError(f"sandbox worker sent {kind.name} instead of RESULTS")
-        job_id, results = marshal.loads(payload)
-        if job_id != job["id"]:
-            raise SandboxError("sandbox worker answered another job")
-        return [tuple(r) for r in results]  # type: ignore[misc]
+        deadline = time.monotonic() + backstop
+        expected = 0
+        while True:
+            kind, payload = self._read(max(0.0, deadline - time.monotonic()))
+            if kind is Kind.JOB_DONE:
+                if codec.decode(payload) != job["id"] or expected != len(job["tests"]):
+                    raise SandboxError("sandbox worker ended a job early or another job")
+                return
+            if kind is not Kind.TEST_RESULTS:
+                raise SandboxError(f"sandbox worker sent {kind.name} during a job")
+            job_id, batch = codec.decode(payload)
+            if job_id != job["id"] or not isinstance(batch, list):
+                raise SandboxError("sandbox worker sent results of another job")
+            for item in batch:
+                if not _well_formed(item, expected):
+                    raise SandboxError("sandbox worker sent a malformed result")
+                expected += 1
+                index, status, detail, body, cpu = item
+                on_result(index, (status, detail, body, float(cpu)))
 
     def kill(self) -> None:
         """Kill the worker's whole process group (its namespace dies with it)."""
@@ -164,6 +243,25 @@ class _Worker:
         for f in (self.proc.stdin, self.proc.stdout):
             with contextlib.suppress(Exception):
                 f.close()  # type: ignore[union-attr]
+        if self.cgroup is not None:
+            self.cgroup.remove()
+
+
+def _well_formed(item: Any, index: int) -> bool:
+    """Whether ``item`` is the result of test ``index`` in the shape the broker sends."""
+    if not isinstance(item, tuple) or len(item) != 5 or item[0] != index:
+        return False
+    _, status, detail, body, cpu = item
+    return (
+        isinstance(status, str)
+        and status in _STATUSES
+        and isinstance(detail, str)
+        and isinstance(body, bytes)
+        and type(cpu) in (int, float)
+    )
+
+
+_STATUSES = frozenset(s.value for s in Status)
 
 
 class Executor:
@@ -171,13 +269,17 @@ class Executor:
 
     ``layers`` are the isolation layers required; if the machine cannot provide one,
     :class:`~octoroute.exceptions.IsolationUnavailable` is raised on :meth:`start`, never a
-    silent fallback. Use as a context manager, or call :meth:`start` and :meth:`close`.
+    silent fallback. The default (``None``) requires every layer but the memory cgroup, and
+    adds the memory cgroup where the machine allows one (as root, or in a delegated cgroup v2
+    subtree); :attr:`memory_bound` then says which memory bounds hold, and every verdict lists
+    the layers that were in force. Use as a context manager, or call :meth:`start` and
+    :meth:`close`.
     """
 
     def __init__(
         self,
         workers: int | None = None,
-        layers: Iterable[Layer | str] = ALL_LAYERS,
+        layers: Iterable[Layer | str] | None = None,
         limits: Limits | None = None,
     ) -> None:
         self.workers = workers
@@ -188,18 +290,45 @@ class Executor:
         """Start the workers (idempotent)."""
         if getattr(self, "_pool", None) is not None:
             return self
-        self._layers = frozenset(Layer(x) for x in self.layers)
         self._limits = self.limits or Limits()
+        self._hierarchy, self.memory_bound = self._memory_layer()
+        self._layers = frozenset(Layer(x) for x in self.layers or DEFAULT_LAYERS)
+        if self._hierarchy is not None:
+            self._layers |= {Layer.MEMORY_CGROUP}
         self._n = self.workers or max(1, os.cpu_count() or 1)
         self._ids = itertools.count()
-        self._lock = threading.Lock()
-        self._pool: queue.Queue[_Worker] = queue.Queue()
-        first = _Worker(self._layers, self._limits)
+        self._pool: queue.Queue[_Worker | None] = queue.Queue()
+        first = self._spawn()
         self.isolation: tuple[str, ...] = first.layers
         self._pool.put(first)
         for _ in range(self._n - 1):
-            self._pool.put(_Worker(self._layers, self._limits))
+            self._pool.put(self._spawn())
         return self
+
+    def _memory_layer(self) -> tuple[cgroup.Hierarchy | None, str]:
+        """The cgroup hierarchy to use (None without) and what bounds a candidate's memory."""
+        child = self._limits.child
+        wanted = self.layers is None or Layer.MEMORY_CGROUP in {Layer(x) for x in self.layers}
+        hierarchy, reason = cgroup.probe() if wanted else (None, "not requested")
+        if hierarchy is None and self.layers is not None and wanted:
+            raise IsolationUnavailable(f"no memory cgroup: {reason}")
+        rest = (
+            f"address space {child.memory_bytes >> 20} MiB per process; /tmp "
+            f"{child.tmp_bytes >> 20} MiB and {TMP_INODES} files per candidate; memfd, System V "
+            f"and POSIX shared memory refused; {child.open_files} open files"
+        )
+        if hierarchy is None:
+            if self.layers is None:
+                log.warning("sandbox memory bound without a cgroup (%s): %s", reason, rest)
+            return None, f"no memory cgroup ({reason}): {rest}"
+        cap = self._limits.candidate_memory() >> 20
+        return hierarchy, (
+            f"memory cgroup of {cap} MiB per worker's candidates (shared memory, tmpfs and pipe "
+            f"buffers counted) under {hierarchy.path}; {rest}"
+        )
+
+    def _spawn(self) -> _Worker:
+        return _Worker(self._layers, self._limits, self._hierarchy)
 
     @property
     def size(self) -> int:
@@ -214,7 +343,9 @@ class Executor:
         """Stop every worker."""
         pool = getattr(self, "_pool", None)
         while pool is not None and not pool.empty():
-            pool.get().kill()
+            worker = pool.get()
+            if worker is not None:
+                worker.kill()
         self._pool = None  # type: ignore[assignment]
 
     def __enter__(self) -> Executor:
@@ -234,6 +365,25 @@ class Executor:
         """Run ``code`` on ``tests`` and return the raw per-test results (no comparison).
 
         ``limits`` overrides the executor's time limits for this run (not its child limits).
+        Payloads are undecoded (:func:`octoroute.sandbox.codec.decode` checks them).
+        """
+        results: list[RawResult] = []
+        self._run(problem, code, tests, limits, lambda _, r: results.append(r))
+        return results
+
+    def _run(
+        self,
+        problem: Problem,
+        code: str,
+        tests: Sequence[TestCase],
+        limits: Limits | None,
+        on_result: Callable[[int, RawResult], None],
+    ) -> None:
+        """Run ``code`` on ``tests``, handing each result to ``on_result`` in order.
+
+        Every test gets a result: when the worker fails (killed by the backstop, or its
+        broker broken by the program), the tests it did not report are judged from that
+        failure and the worker is replaced.
         """
         self.start()
         limits = limits or self._limits
@@ -257,40 +407,81 @@ class Executor:
             "max_timeouts": limits.max_timeouts,
             "load_cpu": limits.load_cpu,
         }
+        # Time to send the job and every result on top of running it (HumanEval+/15 moves
+        # 147 MB of output), before the worker is declared hung.
         backstop = budget_wall + limits.default_cpu * limits.wall_factor + 30.0
-        worker = self._pool.get()
+        backstop += JOB_REPLY_CAP / (16 << 20)
+        done = 0
+
+        def take(index: int, raw: RawResult) -> None:
+            nonlocal done
+            done = index + 1
+            on_result(index, raw)
+
+        worker = self._take()
+        failure: RawResult | None = None
         try:
-            results = worker.run(job, backstop)
-        except (TimeoutError, SandboxError, OSError, EOFError, ValueError):
-            worker.kill()
-            worker = _Worker(self._layers, self._limits)
-            results = [("timeout", "executor backstop", b"", 0.0)] * len(tests)
+            worker.run(job, backstop, take)
+        except TimeoutError:
+            failure = (Status.TIMEOUT, "executor backstop: the worker did not finish", b"", 0.0)
+        except (
+            SandboxError,
+            OSError,
+            EOFError,
+            codec.Undecodable,
+            FrameTooLarge,
+            ProtocolError,
+        ) as e:
+            failure = (Status.VIOLATION, _trim(f"sandbox worker failed: {e}"), b"", 0.0)
         finally:
-            self._pool.put(worker)
-        return results
+            if failure is not None:
+                worker.kill()
+            self._pool.put(None if failure is not None else worker)
+        if failure is not None:
+            log.warning("sandbox worker replaced after %s on %s", failure[1], problem.id)
+            for index in range(done, len(tests)):
+                on_result(index, failure)
+
+    def _take(self) -> _Worker:
+        """A worker from the pool, started anew if the last one had to be killed."""
+        worker = self._pool.get()
+        if worker is not None:
+            return worker
+        try:
+            return self._spawn()
+        except BaseException:
+            self._pool.put(None)  # keep the pool's size; the next check tries again
+            raise
 
     def check(self, problem: Problem, code: str, tiers: Iterable[Tier] | None = None) -> Verdict:
-        """Judge ``code`` on ``problem``'s tests (optionally only some tiers)."""
+        """Judge ``code`` on ``problem``'s tests (optionally only some tiers).
+
+        Whatever the program does, this returns a verdict; it raises only when the executor
+        itself cannot run (:class:`~octoroute.exceptions.SandboxError`).
+        """
         wanted = set(tiers) if tiers is not None else None
         indexed = [
             (i, t) for i, t in enumerate(problem.tests) if wanted is None or t.tier in wanted
         ]
         tests = [t for _, t in indexed]
         start = time.monotonic()
-        raw = self.run_raw(problem, code, tests)
-        verdicts = []
-        feedback = None
-        for (index, test), result in zip(indexed, raw, strict=True):
-            v, fb = _verdict(problem, index, test, result)
+        verdicts: list[TestVerdict] = []
+        feedback: list[Feedback] = []
+
+        def judge_one(position: int, raw: RawResult) -> None:
+            index, test = indexed[position]
+            v, fb = _verdict(problem, index, test, raw)
             verdicts.append(v)
-            if feedback is None and fb is not None and test.visible:
-                feedback = fb
+            if not feedback and fb is not None and test.visible:
+                feedback.append(fb)
+
+        self._run(problem, code, tests, None, judge_one)
         return Verdict(
             problem_id=problem.id,
             tests=tuple(verdicts),
             isolation=self.isolation,
             flags=static_flags(code),
-            feedback=feedback,
+            feedback=feedback[0] if feedback else None,
             wall_time=time.monotonic() - start,
         )
 
@@ -313,91 +504,117 @@ class Executor:
 
 
 _STATUS = {
-    "timeout": Outcome.TIMEOUT,
-    "budget": Outcome.TIMEOUT,
-    "output_limit": Outcome.OUTPUT_LIMIT,
-    "crash": Outcome.CRASH,
-    "killed": Outcome.CRASH,
-    "early_exit": Outcome.EARLY_EXIT,
-    "violation": Outcome.SANDBOX_VIOLATION,
-    "syntax": Outcome.SYNTAX_ERROR,
-    "noentry": Outcome.MISSING_ENTRY_POINT,
-    "badtype": Outcome.BAD_OUTPUT_TYPE,
-    "assert": Outcome.WRONG_ANSWER,
-    "test_error": Outcome.WRONG_ANSWER,
-    "harness": Outcome.RUNTIME_ERROR,
+    Status.TIMEOUT: Outcome.TIMEOUT,
+    Status.BUDGET: Outcome.TIMEOUT,
+    Status.OUTPUT_LIMIT: Outcome.OUTPUT_LIMIT,
+    Status.MEMORY_LIMIT: Outcome.MEMORY_LIMIT,
+    Status.CRASH: Outcome.CRASH,
+    Status.EARLY_EXIT: Outcome.EARLY_EXIT,
+    Status.VIOLATION: Outcome.SANDBOX_VIOLATION,
+    Status.NO_ENTRY: Outcome.MISSING_ENTRY_POINT,
+    Status.BAD_TYPE: Outcome.BAD_OUTPUT_TYPE,
+    Status.ASSERT: Outcome.WRONG_ANSWER,
+    Status.TEST_ERROR: Outcome.WRONG_ANSWER,
+    Status.HARNESS: Outcome.RUNTIME_ERROR,
 }
+# The observations that can pass a test, each for one kind of test only.
+_PASSING = {Status.VALUE: TestKind.CALL, Status.STDOUT: TestKind.STDIO, Status.OK: TestKind.ASSERT}
 
 
-def _trim(text: str) -> str:
-    return text if len(text) <= _TRIM else text[: _TRIM - 3] + "..."
-
-
-def _safe_repr(value: Any) -> str:
-    try:
-        return _trim(repr(value))
-    except Exception:  # noqa: BLE001 - plain data, but stay safe
-        return "<unprintable>"
+def _trim(text: str, limit: int = _TRIM) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def decode_output(payload: bytes) -> Any:
-    """Decode a program's output (``marshal`` data from the sandbox)."""
-    return marshal.loads(payload)
+    """Decode a program's output (checked plain data from the sandbox)."""
+    return codec.decode(payload)
+
+
+@dataclass
+class _Judged:
+    outcome: Outcome
+    detail: str = ""
+    actual: str = ""
+    traceback: str = ""
+
+
+def _judge_raw(
+    problem: Problem, test: TestCase, status: Status, detail: str, payload: bytes
+) -> _Judged:
+    """What one raw result means for ``test``. Never raises: whatever a payload holds, it is
+    decoded with bounds and judged, and a payload that cannot be is a verdict too."""
+    passing_kind = _PASSING.get(status)
+    if passing_kind is not None and passing_kind is not test.kind:
+        return _Judged(
+            Outcome.SANDBOX_VIOLATION, f"{status.value} reported for a {test.kind.value} test"
+        )
+    if status is Status.VALUE:
+        try:
+            value = codec.decode(payload)
+        except codec.OutOfBounds as e:
+            return _Judged(Outcome.OUTPUT_LIMIT, _trim(f"output too large to judge: {e}"))
+        except codec.Undecodable as e:
+            return _Judged(Outcome.SANDBOX_VIOLATION, _trim(f"undecodable output: {e}"))
+        actual = codec.bounded_repr(value, _TRIM)
+        if not test.has_expected:
+            return _Judged(Outcome.PASS, actual=actual)  # nothing to compare with (references)
+        try:
+            outcome = judge(test.expected, value, test.atol, test.compare, test.input)
+        except Exception as e:  # noqa: BLE001 - a comparison that breaks must not stop a check
+            return _Judged(Outcome.WRONG_ANSWER, _trim(f"comparison failed: {e!r}"), actual)
+        return _Judged(outcome, actual=actual)
+    if status is Status.STDOUT:
+        text = payload.decode(errors="replace")
+        if not test.has_expected:
+            return _Judged(Outcome.PASS, actual=_trim(text))
+        return _Judged(judge_stdout(str(test.expected), text), actual=_trim(text))
+    if status is Status.OK:
+        return _Judged(Outcome.PASS)
+    if status is Status.EXCEPTION:
+        try:
+            name, msg, tb = codec.decode(payload)
+            if not all(isinstance(x, str) for x in (name, msg, tb)):
+                raise TypeError("not three strings")
+        except (codec.Undecodable, TypeError, ValueError):
+            return _Judged(Outcome.SANDBOX_VIOLATION, "undecodable exception report")
+        name = _trim(name, 100)
+        outcome = Outcome.MEMORY_LIMIT if name == "MemoryError" else Outcome.RUNTIME_ERROR
+        return _Judged(outcome, name, _trim(f"{name}: {msg}"), _trim(tb))
+    if status is Status.SYNTAX:
+        try:
+            msg, line = codec.decode(payload)
+            if not isinstance(msg, str) or type(line) is not int:
+                raise TypeError("not a message and a line")
+        except (codec.Undecodable, TypeError, ValueError):
+            msg, line = "SyntaxError", 0
+        text = _trim(f"{msg} (line {line})")
+        return _Judged(Outcome.SYNTAX_ERROR, text, text)
+    if status is Status.EARLY_EXIT and problem.program_mode:
+        return _Judged(Outcome.RUNTIME_ERROR, _trim(f"SystemExit {detail}"))
+    return _Judged(_STATUS.get(status, Outcome.CRASH), _trim(detail), _trim(detail))
 
 
 def _verdict(
     problem: Problem, index: int, test: TestCase, result: RawResult
 ) -> tuple[TestVerdict, Feedback | None]:
-    status, detail, payload, cpu = result
-    actual = "" if status == "ok" else detail
-    tb = ""
-    if status == "ok" and test.kind is TestKind.CALL:
-        try:
-            value = decode_output(payload)
-        except (ValueError, EOFError, TypeError):
-            outcome, detail = Outcome.BAD_OUTPUT_TYPE, "undecodable output"
-        else:
-            actual = _safe_repr(value)
-            if not test.has_expected:
-                outcome = Outcome.PASS  # nothing to compare with (reference runs)
-            else:
-                outcome = judge(test.expected, value, test.atol, test.compare, test.input)
-    elif status == "ok":
-        outcome = Outcome.PASS
-    elif status == "stdout":
-        text = payload.decode(errors="replace")
-        actual = _trim(text)
-        outcome = judge_stdout(str(test.expected), text) if test.has_expected else Outcome.PASS
-    elif status == "exc":
-        try:
-            decoded: Any = marshal.loads(payload)
-            name, msg, tb = decoded
-        except (ValueError, EOFError, TypeError):
-            name, msg, tb = "Exception", "", ""
-        outcome = Outcome.MEMORY_LIMIT if name == "MemoryError" else Outcome.RUNTIME_ERROR
-        detail = str(name)
-        actual = _trim(f"{name}: {msg}")
-    elif status == "syntax":
-        try:
-            decoded_syntax: Any = marshal.loads(payload)
-            msg, line = decoded_syntax
-        except (ValueError, EOFError, TypeError):
-            msg, line = "SyntaxError", 0
-        outcome, detail = Outcome.SYNTAX_ERROR, _trim(f"{msg} (line {line})")
-        actual = detail
-    elif status == "early_exit" and problem.program_mode:
-        outcome, detail = Outcome.RUNTIME_ERROR, f"SystemExit {detail}"
+    status_text, detail, payload, cpu = result
+    try:
+        status = Status(status_text)
+    except ValueError:
+        judged = _Judged(Outcome.SANDBOX_VIOLATION, "unknown status")
     else:
-        outcome = _STATUS.get(status, Outcome.CRASH)
-    verdict = TestVerdict(index=index, tier=test.tier, outcome=outcome, detail=detail, cpu_time=cpu)
-    if outcome is Outcome.PASS or not test.visible:
+        judged = _judge_raw(problem, test, status, detail, payload)
+    verdict = TestVerdict(
+        index=index, tier=test.tier, outcome=judged.outcome, detail=judged.detail, cpu_time=cpu
+    )
+    if judged.outcome is Outcome.PASS or not test.visible:
         return verdict, None
     return verdict, Feedback(
         test_index=index,
-        outcome=outcome,
-        input=_safe_repr(test.input),
-        expected=_safe_repr(test.expected) if test.has_expected else "",
-        actual=actual,
-        detail=detail,
-        traceback=_trim(str(tb)) if tb else "",
+        outcome=judged.outcome,
+        input=codec.bounded_repr(test.input, _TRIM),
+        expected=codec.bounded_repr(test.expected, _TRIM) if test.has_expected else "",
+        actual=judged.actual,
+        detail=judged.detail,
+        traceback=judged.traceback,
     )

@@ -10,7 +10,15 @@ Process tree of one worker (``python -m octoroute.sandbox.forkserver``)::
 
 Candidates fork from the zygote so that nothing of a job (assert code holding expected values,
 earlier programs) is in their memory: a program that scans its own address space finds only
-its own inputs. The broker talks to the trusted process over its stdin and stdout.
+its own inputs. Each candidate gets its own mount and IPC namespaces with a fresh ``/tmp``, so
+nothing it leaves behind (files, shared memory) outlives it or reaches the next job. The broker
+talks to the trusted process over its stdin and stdout, and sends results in small batches as
+tests finish, so neither side ever holds a whole job's output.
+
+Whatever a candidate writes is data: the broker accepts, at each step, only the frame kinds
+that answer what it asked, each under its own size cap, and chooses every status itself
+(:class:`~octoroute.sandbox.protocol.Status`); a frame of another kind is a
+``sandbox_violation``.
 """
 
 from __future__ import annotations
@@ -24,23 +32,29 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from octoroute.sandbox import _linux, child
+from octoroute.sandbox import _linux, child, codec
 from octoroute.sandbox.isolation import (
     ChildLimits,
     Layer,
     build_root,
     confine_child,
     enter_namespaces,
+    isolate_imports,
 )
 from octoroute.sandbox.protocol import (
+    CANDIDATE_CAPS,
+    JOB_REPLY_CAP,
+    NOTE_CAP,
     REPLY_CAP,
     FrameReader,
     FrameTooLarge,
     Kind,
     ProtocolError,
+    Status,
     read_frame,
     wait_readable,
     write_frame,
@@ -55,11 +69,28 @@ WARM_MODULES = (
 )  # fmt: skip
 
 _STREAM_CAP = 8 << 20  # stdout / stderr bytes a child may write
+_NOTE_TEXT = 500  # characters of a candidate's note (exit code, type name) kept
+
+Result = tuple[str, str, bytes, float]
+"""One test's raw result: ``(status, detail, payload, cpu seconds)``."""
+
+# What a candidate may answer at each step, with the largest payload of each kind.
+_LOAD_CAPS = {k: CANDIDATE_CAPS[k] for k in (Kind.LOADED, Kind.EXCEPTION, Kind.SYNTAX,
+                                             Kind.NO_ENTRY, Kind.EXIT)}  # fmt: skip
+_CALL_CAPS = {k: CANDIDATE_CAPS[k] for k in (Kind.RESULT, Kind.EXCEPTION, Kind.BAD_TYPE,
+                                             Kind.EXIT)}  # fmt: skip
+_PROGRAM_CAPS = {Kind.RESULT: 0, **{k: CANDIDATE_CAPS[k] for k in (Kind.EXCEPTION, Kind.SYNTAX,
+                                                                    Kind.EXIT)}}  # fmt: skip
+_HARNESS_CAPS = {Kind.PROXY_CALL: REPLY_CAP, Kind.TEST_DONE: 4 * NOTE_CAP}
+# Statuses the harness may report for an assert test (it runs trusted code only, but it reads
+# candidate data, so its word is checked too).
+_HARNESS_STATUSES = frozenset({Status.OK, Status.ASSERT, Status.TEST_ERROR, Status.EXCEPTION,
+                               Status.HARNESS, Status.OUTPUT_LIMIT, Status.VIOLATION})  # fmt: skip
 
 
 @dataclass
 class Candidate:
-    """A live candidate process and the broker's ends of its pipes."""
+    """A live candidate (or harness) process and the broker's ends of its pipes."""
 
     pid: int
     req: int
@@ -71,6 +102,7 @@ class Candidate:
     err_bytes: int = 0
     clock: int | None = None
     closed: set[int] = field(default_factory=set)
+    oom_kills: int = 0
 
     def cpu(self) -> float:
         """CPU seconds used so far (0 if the clock is gone)."""
@@ -84,9 +116,9 @@ class Candidate:
 
 @dataclass(frozen=True)
 class Death:
-    """How a child ended when it did not answer."""
+    """How a child ended (or was ended) when it did not answer."""
 
-    status: str
+    status: Status
     detail: str = ""
 
 
@@ -97,15 +129,25 @@ def _signal_name(sig: int) -> str:
         return f"signal {sig}"
 
 
+def _note(body: bytes) -> str:
+    """A candidate's short note (an exit code, a type name) as trimmed text."""
+    return body[: 4 * _NOTE_TEXT].decode("utf-8", errors="replace")[:_NOTE_TEXT]
+
+
 class Broker:
     """Runs jobs: one job is one program against a list of tests."""
 
     def __init__(
-        self, zygote_sock: socket.socket, layers: frozenset[Layer], limits: ChildLimits
+        self,
+        zygote_sock: socket.socket,
+        layers: frozenset[Layer],
+        limits: ChildLimits,
+        oom_fd: int | None = None,
     ) -> None:
         self.zygote = zygote_sock
         self.layers = layers
         self.limits = limits
+        self.oom_fd = oom_fd
         self.spare: tuple[int, int, int, int] | None = None
         self.harness: Candidate | None = None
         self.harness_job = -1
@@ -120,6 +162,7 @@ class Broker:
         c = self._collect_spare() if self.spare is not None else self._request_and_collect()
         self.spare = self._request()
         c.program_mode = program_mode
+        c.oom_kills = self.oom_kills()
         return c
 
     def _request(self) -> tuple[int, int, int, int]:
@@ -139,30 +182,54 @@ class Broker:
         req_w, resp_r, out_r, err_r = self.spare
         self.spare = None
         pid = int(self.zygote.recv(32).decode())
-        return Candidate(pid, req_w, FrameReader(resp_r, REPLY_CAP), out_r, err_r, False)
+        return Candidate(pid, req_w, FrameReader(resp_r, _LOAD_CAPS), out_r, err_r, False)
 
     def _request_and_collect(self) -> Candidate:
         self.spare = self._request()
         return self._collect_spare()
 
+    def oom_kills(self) -> int:
+        """Processes the candidates' memory cgroup has killed so far (0 without one)."""
+        if self.oom_fd is None:
+            return 0
+        try:
+            text = os.pread(self.oom_fd, 4096, 0).decode()
+        except OSError:
+            return 0
+        for line in text.splitlines():
+            name, _, value = line.partition(" ")
+            if name == "oom_kill" and value.strip().isdigit():
+                return int(value)
+        return 0
+
     def close(self, c: Candidate, kill: bool = True) -> Death:
         """Close a candidate and return how it ended.
 
         With ``kill`` the broker already knows why it ends, so the dead process is reaped later
-        (:meth:`reap_zombies`) instead of waiting for the kernel to tear it down.
+        (:meth:`reap_zombies`) instead of waiting for the kernel to tear it down. Without it,
+        the candidate closed its reply pipe: it gets a moment to exit, and is killed (as a
+        violation) if it lives on without a way to answer.
         """
         for fd in (c.req, c.resp.fd, c.out, c.err):
             with contextlib.suppress(OSError):
                 os.close(fd)
         if kill:
-            # Each child leads its own process group: the deadline kills the whole group.
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(c.pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(c.pid, signal.SIGKILL)
-            return Death("killed", "")
-        status, cpu = self._reap(c.pid)
-        return self._death(status, cpu)
+            self._kill(c.pid)
+            return Death(Status.CRASH, "killed")
+        reaped = self._reap(c.pid, deadline=time.monotonic() + 1.0)
+        if reaped is None:
+            self._kill(c.pid)
+            return Death(Status.VIOLATION, "closed its reply channel and went on running")
+        status, cpu = reaped
+        return self._death(status, cpu, c)
+
+    @staticmethod
+    def _kill(pid: int) -> None:
+        # Each child leads its own process group (and may not leave it): kill the whole group.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
     @staticmethod
     def reap_zombies() -> None:
@@ -179,70 +246,75 @@ class Broker:
             if pid == 0:
                 return
 
-    def _reap(self, pid: int) -> tuple[int, float]:
-        # The candidate is reparented to us when its short-lived parent exits; wait for that.
-        for _ in range(2000):
+    @staticmethod
+    def _reap(pid: int, deadline: float) -> tuple[int, float] | None:
+        """Wait for ``pid`` to exit until ``deadline``: its status and CPU time, or None."""
+        while True:
             try:
-                _, status, usage = os.wait4(pid, 0)
-                return status, usage.ru_utime + usage.ru_stime
+                got, status, usage = os.wait4(pid, os.WNOHANG)
+                if got == pid:
+                    return status, usage.ru_utime + usage.ru_stime
             except ChildProcessError:
-                time.sleep(0.001)
+                pass  # not reparented to us yet: its short-lived parent is still exiting
             except InterruptedError:
                 continue
-        return 0, 0.0
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.001)
 
-    def _death(self, status: int, cpu: float) -> Death:
+    def _death(self, status: int, cpu: float, c: Candidate) -> Death:
         if os.WIFSIGNALED(status):
             sig = os.WTERMSIG(status)
             if sig == signal.SIGSYS:
-                return Death("violation", "forbidden system call (seccomp)")
+                return Death(Status.VIOLATION, "forbidden system call (seccomp)")
+            if sig == signal.SIGKILL and self.oom_kills() > c.oom_kills:
+                return Death(Status.MEMORY_LIMIT, "memory cgroup limit")
             # SIGKILL from the kernel at the hard CPU limit is a timeout; any other is a crash.
             at_limit = cpu >= self.limits.cpu_seconds - 0.05
             if sig == signal.SIGXCPU or (sig == signal.SIGKILL and at_limit):
-                return Death("timeout", "cpu rlimit")
+                return Death(Status.TIMEOUT, "cpu rlimit")
             if sig == signal.SIGXFSZ:
-                return Death("output_limit", "file size limit")
-            return Death("crash", _signal_name(sig))
-        return Death("early_exit", f"exit status {os.WEXITSTATUS(status)}")
+                return Death(Status.OUTPUT_LIMIT, "file size limit")
+            return Death(Status.CRASH, _signal_name(sig))
+        return Death(Status.EARLY_EXIT, f"exit status {os.WEXITSTATUS(status)}")
 
     def await_frame(
-        self, c: Candidate, cpu_limit: float, wall_limit: float
+        self, c: Candidate, caps: Mapping[Kind, int], cpu_limit: float, wall_limit: float
     ) -> tuple[Kind, bytes] | Death:
-        """Wait for the candidate's next frame while enforcing CPU and wall limits."""
+        """Wait for the candidate's next frame of a kind in ``caps``, enforcing CPU and wall
+        limits; any other kind, or an oversized frame, kills it."""
+        c.resp.caps = caps
         start_cpu = c.cpu()
         start = time.monotonic()
         while True:
             try:
                 frame = c.resp.pop()
-            except FrameTooLarge:
-                return self._kill_with(c, "output_limit", "reply too large")
+                if frame is None and not c.resp.eof:
+                    c.resp.fill()
+                    frame = c.resp.pop()
+            except FrameTooLarge as e:
+                return self._kill_with(c, Status.OUTPUT_LIMIT, f"reply too large: {e}")
             except ProtocolError as e:
-                return self._kill_with(c, "violation", f"protocol: {e}")
+                return self._kill_with(c, Status.VIOLATION, f"protocol: {e}")
             if frame is not None:
                 return frame
             if c.resp.eof:
-                death = self.close(c, kill=False)
-                return death
+                return self.close(c, kill=False)
             used = c.cpu() - start_cpu
             elapsed = time.monotonic() - start
             if used > cpu_limit:
-                return self._kill_with(c, "timeout", f"cpu {used:.2f}s")
+                return self._kill_with(c, Status.TIMEOUT, f"cpu {used:.2f}s")
             if elapsed > wall_limit:
-                return self._kill_with(c, "timeout", f"wall {elapsed:.2f}s")
+                return self._kill_with(c, Status.TIMEOUT, f"wall {elapsed:.2f}s")
             wait = min(cpu_limit - used, wall_limit - elapsed) + 0.002
             watch = [fd for fd in (c.resp.fd, c.out, c.err) if fd not in c.closed]
             ready = wait_readable(watch, min(wait, 0.25))
-            try:
-                if c.resp.fd in ready:
-                    c.resp.fill()
-                if c.out in ready:
-                    self._drain(c, c.out)
-                if c.err in ready:
-                    self._drain(c, c.err)
-            except FrameTooLarge:
-                return self._kill_with(c, "output_limit", "reply too large")
+            if c.out in ready:
+                self._drain(c, c.out)
+            if c.err in ready:
+                self._drain(c, c.err)
             if len(c.stdout) > _STREAM_CAP or c.err_bytes > _STREAM_CAP:
-                return self._kill_with(c, "output_limit", "too much output")
+                return self._kill_with(c, Status.OUTPUT_LIMIT, "too much output")
 
     def _drain(self, c: Candidate, fd: int) -> None:
         while True:
@@ -260,7 +332,7 @@ class Broker:
             if len(c.stdout) > _STREAM_CAP or c.err_bytes > _STREAM_CAP:
                 return
 
-    def _kill_with(self, c: Candidate, status: str, detail: str) -> Death:
+    def _kill_with(self, c: Candidate, status: Status, detail: str) -> Death:
         self.close(c)
         return Death(status, detail)
 
@@ -269,13 +341,14 @@ class Broker:
         try:
             write_frame(c.req, kind, payload)
             return True
-        except (BrokenPipeError, OSError):
+        except OSError:
             return False
 
     # -- jobs -----------------------------------------------------------------------------------
-    def run_job(self, job: dict[str, Any]) -> list[tuple[str, str, bytes, float]]:
-        """Run every test of ``job``; one ``(status, detail, payload, cpu)`` per test."""
-        return JobRun(self, job).run()
+    def run_job(self, job: dict[str, Any], emit: Callable[[int, Result], None]) -> None:
+        """Run every test of ``job``, handing each ``(status, detail, payload, cpu)`` to
+        ``emit`` with its index as soon as it is known."""
+        JobRun(self, job).run(emit)
 
 
 class JobRun:
@@ -285,46 +358,63 @@ class JobRun:
         self.b = broker
         self.job = job
         self.cand: Candidate | None = None
-        self.load_failure: tuple[str, str, bytes] | None = None
+        self.load_failure: Result | None = None
         self.cpu_spent = 0.0
+        self.reply_bytes = 0
         self.started = time.monotonic()
 
-    def run(self) -> list[tuple[str, str, bytes, float]]:
-        results: list[tuple[str, str, bytes, float]] = []
+    def run(self, emit: Callable[[int, Result], None]) -> None:
         timeouts: dict[str, int] = {}
         if any(t[0] == "assert" for t in self.job["tests"]):
             # Set the harness up now: its setup overlaps with loading the candidate.
             self._harness()
         try:
             for index, (kind, inp, cpu_limit, tier) in enumerate(self.job["tests"]):
-                if timeouts.get(tier, 0) >= self.job["max_timeouts"]:
-                    results.append(("budget", f"not run: a {tier} test timed out", b"", 0.0))
-                    continue
-                if (
-                    self.cpu_spent > self.job["budget_cpu"]
-                    or time.monotonic() - self.started > self.job["budget_wall"]
-                ):
-                    results.append(("budget", "not run: check budget exhausted", b"", 0.0))
-                    continue
-                wall = cpu_limit * self.job["wall_factor"] + self.job["wall_extra"]
-                if kind == "assert":
-                    res = self.assert_test(index, inp, cpu_limit, wall)
-                elif kind == "stdio":
-                    res = self.stdio_test(inp, cpu_limit, wall)
-                else:
-                    res = self.call_test(inp, cpu_limit, wall)
+                res = self._test(kind, inp, cpu_limit, tier, timeouts)
                 self.cpu_spent += res[3]
-                if res[0] == "timeout":
+                if res[0] == Status.TIMEOUT:
                     timeouts[tier] = timeouts.get(tier, 0) + 1
-                results.append(res)
+                if res[0] in (Status.VALUE, Status.STDOUT):
+                    self.reply_bytes += len(res[2])
+                emit(index, res)
         finally:
             if self.cand is not None:
                 self.b.close(self.cand)
-        return results
 
-    def _load(
-        self, cpu_limit: float, wall: float, stdin: bytes = b""
-    ) -> tuple[str, str, bytes, float] | None:
+    def _test(
+        self, kind: str, inp: Any, cpu_limit: float, tier: str, timeouts: dict[str, int]
+    ) -> Result:
+        if timeouts.get(tier, 0) >= self.job["max_timeouts"]:
+            return (Status.BUDGET, f"not run: a {tier} test timed out", b"", 0.0)
+        if (
+            self.cpu_spent > self.job["budget_cpu"]
+            or time.monotonic() - self.started > self.job["budget_wall"]
+        ):
+            return (Status.BUDGET, "not run: check budget exhausted", b"", 0.0)
+        if self.reply_bytes > JOB_REPLY_CAP:
+            return (
+                Status.OUTPUT_LIMIT,
+                f"not run: over {JOB_REPLY_CAP >> 20} MiB of output",
+                b"",
+                0.0,
+            )
+        wall = cpu_limit * self.job["wall_factor"] + self.job["wall_extra"]
+        try:
+            if kind == "assert":
+                return self.assert_test(inp, cpu_limit, wall)
+            if kind == "stdio":
+                return self.stdio_test(inp, cpu_limit, wall)
+            return self.call_test(inp, cpu_limit, wall)
+        except (OSError, ValueError, EOFError) as e:
+            # A candidate that breaks the broker's plumbing fails the test; the broker goes on
+            # with a fresh candidate and harness (whose conversation may have been cut short).
+            for proc in (self.cand, self.b.harness):
+                if proc is not None:
+                    self.b.close(proc)
+            self.cand = self.b.harness = None
+            return (Status.VIOLATION, f"broker: {type(e).__name__}: {e}"[:_NOTE_TEXT], b"", 0.0)
+
+    def _load(self, cpu_limit: float, wall: float, stdin: bytes = b"") -> Result | None:
         """Start a candidate and load the program; None when it is ready for calls."""
         program_mode = bool(self.job["program_mode"])
         if not program_mode:
@@ -335,41 +425,22 @@ class JobRun:
         c = self.b.spawn(program_mode)
         payload = marshal.dumps((self.job["program"], self.job["entry"], program_mode, stdin))
         self.b.send(c, Kind.PROGRAM, payload)
-        got = self.b.await_frame(c, cpu_limit, wall)
+        caps = _PROGRAM_CAPS if program_mode else _LOAD_CAPS
+        got = self.b.await_frame(c, caps, cpu_limit, wall)
         used = c.cpu()
         if program_mode:
             return self._program_result(c, got, used)
-        if isinstance(got, tuple) and got[0] is Kind.LOADED:
+        if not isinstance(got, Death) and got[0] is Kind.LOADED:
             self.cand = c
             return None
-        failure = self._failure(got)
         if not isinstance(got, Death):
             self.b.close(c)
-        self.load_failure = failure
-        return (*failure, used)
+        self.load_failure = (*_failure(got), used)
+        return self.load_failure
 
-    def _failure(self, got: tuple[Kind, bytes] | Death) -> tuple[str, str, bytes]:
-        if isinstance(got, Death):
-            return (got.status, got.detail, b"")
-        kind, body = got
-        table = {
-            Kind.SYNTAX: "syntax",
-            Kind.NO_ENTRY: "noentry",
-            Kind.EXIT: "early_exit",
-            Kind.EXCEPTION: "exc",
-            Kind.BAD_TYPE: "badtype",
-            Kind.RESULT: "ok",
-        }
-        status = table.get(kind)
-        if status is None:
-            return ("violation", f"unexpected frame {kind.name}", b"")
-        if kind in (Kind.EXIT, Kind.NO_ENTRY, Kind.BAD_TYPE):
-            return (status, body.decode(errors="replace")[:500], b"")
-        return (status, "", body)
-
-    def call_test(self, args: Any, cpu_limit: float, wall: float) -> tuple[str, str, bytes, float]:
+    def call_test(self, args: Any, cpu_limit: float, wall: float) -> Result:
         if self.load_failure is not None:
-            return (*self.load_failure, 0.0)
+            return (*self.load_failure[:3], 0.0)
         if self.cand is None:
             failed = self._load(cpu_limit, wall)
             if failed is not None:
@@ -377,25 +448,24 @@ class JobRun:
         assert self.cand is not None
         c = self.cand
         before = c.cpu()
-        self.b.send(c, Kind.CALL, marshal.dumps((args, self.job["transform"])))
-        got = self.b.await_frame(c, cpu_limit, wall)
+        self.b.send(c, Kind.CALL, codec.encode((args, self.job["transform"])))
+        got = self.b.await_frame(c, _CALL_CAPS, cpu_limit, wall)
         if isinstance(got, Death):
             self.cand = None
-            return (got.status, got.detail, b"", cpu_limit if got.status == "timeout" else 0.0)
+            return (got.status, got.detail, b"", cpu_limit if got.status == Status.TIMEOUT else 0.0)
         used = c.cpu() - before
-        return (*self._failure(got), used)
+        if got[0] is Kind.EXIT:
+            self.b.close(c)
+            self.cand = None
+        return (*_failure(got), used)
 
-    def stdio_test(
-        self, stdin: str, cpu_limit: float, wall: float
-    ) -> tuple[str, str, bytes, float]:
+    def stdio_test(self, stdin: str, cpu_limit: float, wall: float) -> Result:
         result = self._load(cpu_limit, wall, stdin.encode())
         self.load_failure = None
         assert result is not None
         return result
 
-    def _program_result(
-        self, c: Candidate, got: tuple[Kind, bytes] | Death, used: float
-    ) -> tuple[str, str, bytes, float]:
+    def _program_result(self, c: Candidate, got: tuple[Kind, bytes] | Death, used: float) -> Result:
         if isinstance(got, Death):
             return (got.status, got.detail, b"", used)
         if got[0] is Kind.RESULT:
@@ -411,64 +481,92 @@ class JobRun:
             out = bytes(c.stdout)
             self.b.close(c)
             if len(out) > _STREAM_CAP:
-                return ("output_limit", "too much output", b"", used)
-            return ("stdout", "", out, used)
+                return (Status.OUTPUT_LIMIT, "too much output", b"", used)
+            return (Status.STDOUT, "", out, used)
         self.b.close(c)
-        return (*self._failure(got), used)
+        return (*_failure(got), used)
 
-    def assert_test(
-        self, index: int, code: str, cpu_limit: float, wall: float
-    ) -> tuple[str, str, bytes, float]:
+    def assert_test(self, code: str, cpu_limit: float, wall: float) -> Result:
         h = self._harness()
-        self.b.send(h, Kind.TEST, marshal.dumps((index, code)))
+        self.b.send(h, Kind.TEST, marshal.dumps(code))
         spent = 0.0
         start = time.monotonic()
+        candidate_failed: Result | None = None
         while True:
             # The harness is trusted code; it gets the wall deadline of the whole test.
             remaining_wall = max(0.01, wall - (time.monotonic() - start))
-            got = self.b.await_frame(h, 1e9, remaining_wall + self.job["wall_extra"])
+            got = self.b.await_frame(h, _HARNESS_CAPS, 1e9, remaining_wall + self.job["wall_extra"])
             if isinstance(got, Death):
                 self.b.harness = None
-                status = "timeout" if got.status in ("timeout", "killed") else "harness"
+                if candidate_failed is not None:
+                    return (*candidate_failed[:3], spent)
+                status = Status.TIMEOUT if got.status == Status.TIMEOUT else Status.HARNESS
                 return (status, f"harness: {got.status} {got.detail}", b"", spent)
             kind, body = got
             if kind is Kind.TEST_DONE:
-                status, detail, payload = marshal.loads(body)
-                return (status, detail, payload, spent)
-            if kind is not Kind.PROXY_CALL:
-                self.b.close(h)
-                self.b.harness = None
-                return ("harness", f"unexpected frame {kind.name}", b"", spent)
+                # A failed candidate call fails the test, whatever the test code did with it
+                # (a bare ``except:`` in a test must not turn a crash into a pass).
+                if candidate_failed is not None:
+                    return (*candidate_failed[:3], spent)
+                return (*self._harness_result(body), spent)
             reply, used = self._proxy_call(body, max(0.0, cpu_limit - spent), wall)
             spent += used
-            self.b.send(h, *reply)
+            if isinstance(reply, tuple):
+                candidate_failed = candidate_failed or reply
+                self.b.send(h, Kind.PROXY_DEAD, codec.encode((str(reply[0]), reply[1], reply[2])))
+            else:
+                self.b.send(h, Kind.PROXY_REPLY, reply)
+
+    def _harness_result(self, body: bytes) -> tuple[str, str, bytes]:
+        """The harness's verdict on an assert test, checked: it reads candidate data, so its
+        word is taken only in the expected shape and among the statuses it may report."""
+        try:
+            status, detail, payload = codec.decode(body)
+            if Status(status) not in _HARNESS_STATUSES:
+                raise ValueError(status)
+            if not isinstance(detail, str) or not isinstance(payload, bytes):
+                raise TypeError("detail or payload")
+        except (ValueError, TypeError):
+            if self.b.harness is not None:
+                self.b.close(self.b.harness)
+            self.b.harness = None
+            return (Status.HARNESS, "harness sent a malformed result", b"")
+        return (status, detail[:_NOTE_TEXT], payload)
 
     def _proxy_call(
         self, args_payload: bytes, cpu_left: float, wall: float
-    ) -> tuple[tuple[Kind, bytes], float]:
+    ) -> tuple[bytes | Result, float]:
+        """Answer the harness's call of the entry point: the reply to relay (the candidate's
+        value or exception), or the failure that stands for the call (the program's load
+        failure, a death, an output that could not be sent); and the CPU it took."""
         if self.load_failure is None and self.cand is None:
             failed = self._load(cpu_left, wall)
             if failed is not None:
-                return (Kind.PROXY_DEAD, marshal.dumps(failed[:3])), failed[3]
+                return failed, failed[3]
         if self.load_failure is not None:
-            return (Kind.PROXY_DEAD, marshal.dumps(self.load_failure)), 0.0
+            return self.load_failure, 0.0
         assert self.cand is not None
         c = self.cand
         before = c.cpu()
-        args = marshal.loads(args_payload)
-        self.b.send(c, Kind.CALL, marshal.dumps((args, self.job["transform"])))
-        got = self.b.await_frame(c, cpu_left, wall)
+        try:
+            args = codec.decode(args_payload)
+        except codec.Undecodable as e:
+            return (Status.HARNESS, f"harness sent bad arguments: {e}", b"", 0.0), 0.0
+        self.b.send(c, Kind.CALL, codec.encode((args, self.job["transform"])))
+        got = self.b.await_frame(c, _CALL_CAPS, cpu_left, wall)
         if isinstance(got, Death):
             self.cand = None
-            return (Kind.PROXY_DEAD, marshal.dumps((got.status, got.detail, b""))), cpu_left
+            return (got.status, got.detail, b"", cpu_left), cpu_left
         used = c.cpu() - before
         kind, body = got
-        if kind in (Kind.RESULT, Kind.EXCEPTION, Kind.BAD_TYPE):
-            return (Kind.PROXY_REPLY, bytes([int(kind)]) + body), used
-        failure = self._failure(got)
-        self.b.close(c)
-        self.cand = None
-        return (Kind.PROXY_DEAD, marshal.dumps(failure)), used
+        if kind is Kind.EXIT:
+            self.b.close(c)
+            self.cand = None
+        if kind in (Kind.EXIT, Kind.BAD_TYPE):
+            return (*_failure(got), used), used
+        if kind is Kind.RESULT:
+            self.reply_bytes += len(body)
+        return bytes([int(kind)]) + body, used
 
     def _harness(self) -> Candidate:
         """The broker's long-lived harness, set up for this job (started on first use)."""
@@ -501,11 +599,36 @@ class JobRun:
             os.close(fd)
         for fd in (resp_r, out_r, err_r):
             os.set_blocking(fd, False)
-        return Candidate(pid, req_w, FrameReader(resp_r, REPLY_CAP), out_r, err_r, False)
+        return Candidate(pid, req_w, FrameReader(resp_r, _HARNESS_CAPS), out_r, err_r, False)
+
+
+def _failure(got: tuple[Kind, bytes] | Death) -> tuple[str, str, bytes]:
+    """The status the broker assigns to a candidate's answer (never a pass by itself)."""
+    if isinstance(got, Death):
+        return (got.status, got.detail, b"")
+    kind, body = got
+    if kind is Kind.RESULT:
+        return (Status.VALUE, "", body)
+    if kind is Kind.EXCEPTION:
+        return (Status.EXCEPTION, "", body)
+    if kind is Kind.SYNTAX:
+        return (Status.SYNTAX, "", body)
+    if kind is Kind.NO_ENTRY:
+        return (Status.NO_ENTRY, _note(body), b"")
+    if kind is Kind.BAD_TYPE:
+        return (Status.BAD_TYPE, _note(body), b"")
+    if kind is Kind.EXIT:
+        return (Status.EARLY_EXIT, _note(body), b"")
+    return (Status.VIOLATION, f"unexpected {kind.name} frame", b"")
 
 
 def _become_child(
-    req: int, resp: int, out: int, confinement: tuple[ChildLimits, frozenset[Layer]], err: int
+    req: int,
+    resp: int,
+    out: int,
+    confinement: tuple[ChildLimits, frozenset[Layer]],
+    err: int,
+    candidate: bool = False,
 ) -> None:
     """Wire a freshly forked child's descriptors and confine it."""
     os.setpgid(0, 0)
@@ -520,7 +643,7 @@ def _become_child(
     for target, src in moved.items():
         os.dup2(src, target)
     os.closerange(5, 1 << 16)
-    confine_child(*confinement)
+    confine_child(*confinement, private_tmp=candidate)
 
 
 def zygote_main(sock: socket.socket, limits: ChildLimits, layers: frozenset[Layer]) -> None:
@@ -542,7 +665,7 @@ def zygote_main(sock: socket.socket, limits: ChildLimits, layers: frozenset[Laye
             pid = os.fork()
             if pid == 0:
                 sock.close()
-                _become_child(req_r, resp_w, out_w, (limits, layers), err=err_w)
+                _become_child(req_r, resp_w, out_w, (limits, layers), err=err_w, candidate=True)
                 child.run_candidate()
             sock.send(str(pid).encode())
             os._exit(0)
@@ -551,11 +674,16 @@ def zygote_main(sock: socket.socket, limits: ChildLimits, layers: frozenset[Laye
         os.waitpid(middle, 0)
 
 
-def _broker_main(layers: frozenset[Layer], limits: ChildLimits) -> None:
+def _broker_main(layers: frozenset[Layer], limits: ChildLimits, cgroup: dict[str, int]) -> None:
     parent_sock, zygote_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     pid = os.fork()
     if pid == 0:
         parent_sock.close()
+        if cgroup:
+            # The zygote, and every candidate it forks, lives in the candidates' cgroup.
+            os.write(cgroup["candidates_procs"], b"0")
+        for fd in cgroup.values():
+            os.close(fd)
         null = os.open(os.devnull, os.O_RDWR) if os.path.exists(os.devnull) else None
         for fd in (0, 1):
             if null is not None:
@@ -563,32 +691,71 @@ def _broker_main(layers: frozenset[Layer], limits: ChildLimits) -> None:
         zygote_main(zygote_sock, limits, layers)
         os._exit(0)
     zygote_sock.close()
+    if cgroup:
+        os.close(cgroup["candidates_procs"])
     # Candidates are orphaned on purpose (see zygote_main); make sure they become ours.
     _linux.prctl(_linux.PR_SET_CHILD_SUBREAPER, 1)
-    broker = Broker(parent_sock, layers, limits)
+    broker = Broker(parent_sock, layers, limits, cgroup.get("candidates_events"))
     write_frame(1, Kind.READY, marshal.dumps([x.value for x in sorted(layers)]))
     while True:
         try:
-            _, payload = read_frame(0)
+            _, payload = read_frame(0, {Kind.JOB: 1 << 31})
         except EOFError:
             os._exit(0)
-        job = marshal.loads(payload)
+        job = marshal.loads(payload)  # from the trusted process
         broker.reap_zombies()
-        results = broker.run_job(job)
-        write_frame(1, Kind.RESULTS, marshal.dumps((job["id"], results)))
+
+        results = _Results(job["id"])
+        broker.run_job(job, results.add)
+        results.flush()
+        write_frame(1, Kind.JOB_DONE, codec.encode(job["id"]))
 
 
-def main() -> None:
-    """Entry point of a worker process; its configuration is a marshal blob in argv[1]."""
-    config = marshal.loads(bytes.fromhex(sys.argv[1]))
+class _Results:
+    """Results on their way to the trusted process: sent in batches, never a job's worth."""
+
+    BATCH_BYTES = 1 << 20
+
+    def __init__(self, job_id: int) -> None:
+        self.job_id = job_id
+        self.pending: list[tuple[int, str, str, bytes, float]] = []
+        self.size = 0
+
+    def add(self, index: int, result: Result) -> None:
+        """Queue one test's result; send the batch once it holds a megabyte of output."""
+        status, detail, body, cpu = result
+        self.pending.append((index, str(status), detail, body, cpu))
+        self.size += len(body) + len(detail)
+        if self.size >= self.BATCH_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send what is queued as one ``TEST_RESULTS`` frame."""
+        if self.pending:
+            write_frame(1, Kind.TEST_RESULTS, codec.encode((self.job_id, self.pending)))
+        self.pending, self.size = [], 0
+
+
+def main(config_hex: str) -> None:
+    """Entry point of a worker process; its configuration is a marshal blob, in hex.
+
+    Started by :class:`~octoroute.sandbox.executor.Executor` as ``python -s -S -P -c``: no
+    site, no user site, no current directory on ``sys.path``, an environment it chose.
+    """
+    config = marshal.loads(bytes.fromhex(config_hex))
     layers = frozenset(Layer(x) for x in config["layers"])
     limits = ChildLimits(**config["limits"])
+    cgroup: dict[str, int] = config.get("cgroup") or {}
+    if cgroup:
+        # Into the worker's memory cgroup before anything else runs.
+        os.write(cgroup.pop("worker_procs"), b"0")
     for name in WARM_MODULES:
         __import__(name)
     try:
         if layers & {Layer.USER_NS, Layer.MOUNT_NS, Layer.NET_NS, Layer.PID_NS, Layer.IPC_NS}:
             enter_namespaces()
             build_root(limits.tmp_bytes)
+        isolate_imports()
         if Layer.SECCOMP in layers:
             from octoroute.sandbox import seccomp
 
@@ -604,8 +771,8 @@ def main() -> None:
             _, status = os.waitpid(pid, 0)
             os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
     _linux.prctl(_linux.PR_SET_PDEATHSIG, signal.SIGKILL)
-    _broker_main(layers, limits)
+    _broker_main(layers, limits, cgroup)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1])

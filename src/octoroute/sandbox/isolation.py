@@ -1,10 +1,12 @@
 """Isolation layers: namespaces and a minimal root (per worker), limits and seccomp (per child).
 
-A worker enters new user, mount, network, PID, IPC and UTS namespaces once, then builds a root
-that holds only the Python standard library, the system's shared libraries, four device nodes
-and a private size-limited ``/tmp``: the host's files, the project and its data are not there.
-Each sandboxed child then drops every capability, sets resource limits and installs the seccomp
-filter before it touches untrusted code.
+A worker enters new user, mount, network, PID, IPC and UTS namespaces once, then builds a
+read-only root that holds only the Python standard library, the system's shared libraries and
+four device nodes: the host's files, the project and its data are not there, and ``sys.path``
+keeps only the standard library. Each candidate then enters mount and IPC namespaces of its own
+with a fresh size-limited ``/tmp`` (files and shared memory die with it), and every sandboxed
+child drops every capability, sets resource limits and installs the seccomp filter before it
+touches untrusted code. Memory cgroups (:mod:`.cgroup`) bound what rlimits cannot see.
 """
 
 from __future__ import annotations
@@ -33,13 +35,21 @@ class Layer(enum.StrEnum):
     SECCOMP = "seccomp"
     NO_CAPS = "no_capabilities"
     DEADLINE = "wall_deadline"
+    MEMORY_CGROUP = "memory_cgroup"
+    """A memory cgroup bounds each worker and its candidates, counting shared memory, tmpfs
+    and pipe buffers that the address-space limit does not see."""
 
 
 NAMESPACE_LAYERS = frozenset(
     {Layer.USER_NS, Layer.MOUNT_NS, Layer.NET_NS, Layer.PID_NS, Layer.IPC_NS}
 )
 ALL_LAYERS = frozenset(Layer)
+DEFAULT_LAYERS = ALL_LAYERS - {Layer.MEMORY_CGROUP}
+"""The layers every machine with user namespaces provides; the executor adds the memory cgroup
+where the machine allows one (see :class:`~octoroute.sandbox.executor.Executor`)."""
 SANDBOX_UID = 1000
+TMP_INODES = 4096
+"""Files and directories a candidate's ``/tmp`` may hold (each costs kernel memory)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +61,9 @@ class ChildLimits:
     file_bytes: int = 16 << 20
     open_files: int = 64
     tmp_bytes: int = 64 << 20
+    cgroup_bytes: int = 0
+    """What a worker's candidates may hold in all, counted by their memory cgroup (where there
+    is one); 0 for ``memory_bytes + tmp_bytes`` and 256 MiB for pipes, the zygote and a spare."""
 
 
 def enter_namespaces() -> None:
@@ -173,13 +186,7 @@ def _build_root(tmp_bytes: int) -> None:
         except OSError:
             os.unlink(target)  # not essential: programs rarely open devices
     os.makedirs(new + "/tmp", exist_ok=True)
-    _linux.mount(
-        "tmpfs",
-        new + "/tmp",
-        "tmpfs",
-        _linux.MS_NOSUID | _linux.MS_NODEV,
-        f"size={tmp_bytes},mode=1777",
-    )
+    _mount_tmp(new + "/tmp", tmp_bytes)
     _linux.umount2("/oldroot", _linux.MNT_DETACH)
     os.chdir(new)
     _linux.pivot_root(".", ".")
@@ -188,6 +195,31 @@ def _build_root(tmp_bytes: int) -> None:
     _linux.mount(None, "/", None, _linux.MS_REMOUNT | _linux.MS_BIND | _linux.MS_RDONLY
                  | _linux.MS_NOSUID | _linux.MS_NODEV, None)  # fmt: skip
     os.chdir("/tmp")
+
+
+def _mount_tmp(target: str, size: int) -> None:
+    """A fresh tmpfs at ``target``, bounded in bytes and in files."""
+    _linux.mount("tmpfs", target, "tmpfs", _linux.MS_NOSUID | _linux.MS_NODEV,
+                 f"size={size},nr_inodes={TMP_INODES},mode=1777")  # fmt: skip
+
+
+def enter_private_tmp(size: int, ipc: bool) -> None:
+    """Give the calling process mount (and IPC) namespaces of its own and a fresh ``/tmp``.
+
+    Called in each candidate before it is confined: what it writes to ``/tmp``, and any IPC
+    object it could create, die with it instead of waiting for the next job.
+    """
+    _linux.unshare(_linux.CLONE_NEWNS | (_linux.CLONE_NEWIPC if ipc else 0))
+    _mount_tmp("/tmp", size)
+    os.chdir("/tmp")
+
+
+def isolate_imports() -> None:
+    """Keep only the standard library on ``sys.path`` (never a folder a program could write)."""
+    paths = _base_paths()
+    keep = {paths["stdlib"], paths["platstdlib"], os.path.join(paths["platstdlib"], "lib-dynload")}
+    sys.path[:] = [p for p in sys.path if p in keep]
+    sys.path_importer_cache.clear()
 
 
 def _hide_site_packages(new_root: str) -> None:
@@ -200,12 +232,15 @@ def _hide_site_packages(new_root: str) -> None:
                          | _linux.MS_NODEV, "size=4k")  # fmt: skip
 
 
-def confine_child(limits: ChildLimits, layers: frozenset[Layer]) -> None:
+def confine_child(limits: ChildLimits, layers: frozenset[Layer], private_tmp: bool = False) -> None:
     """Apply the per-child layers to the calling (freshly forked) process.
 
-    Order matters: limits and capabilities first, the seccomp filter last, since it forbids
-    nothing these calls need but must be in force before any untrusted byte runs.
+    Order matters: a candidate's own ``/tmp`` first (it needs the capabilities), then limits
+    and capabilities, the seccomp filter last, since it forbids nothing these calls need but
+    must be in force before any untrusted byte runs.
     """
+    if private_tmp and Layer.MOUNT_NS in layers:
+        enter_private_tmp(limits.tmp_bytes, ipc=Layer.IPC_NS in layers)
     if Layer.RLIMITS in layers:
         for res, value in (
             (resource.RLIMIT_AS, limits.memory_bytes),

@@ -1,8 +1,11 @@
 """Length-prefixed frames between the trusted process, the fork server and sandboxed children.
 
-A frame is ``<u32 length><u8 kind><payload>``. Payloads are ``marshal`` data, which cannot carry
-objects with behaviour (marshal refuses subclasses and user classes). Readers cap the length
-before reading a payload, so a hostile child cannot make its reader allocate without bound.
+A frame is ``<u32 length><u8 kind><payload>``. Readers check the kind and cap the length as
+soon as the five header bytes arrive, before reading or allocating the payload, so a hostile
+child can neither make its reader allocate without bound nor slip in a kind the reader does not
+expect at that point. What a candidate may send is data only: a frame's kind says which
+*question* it answers (loaded, a value, an exception...), never how a test is judged; statuses
+(:class:`Status`) are chosen by the broker from what it observed.
 """
 
 from __future__ import annotations
@@ -12,10 +15,16 @@ import errno
 import os
 import select
 import struct
+from collections.abc import Mapping
 
 HEADER = struct.Struct("<IB")
 REPLY_CAP = 32 << 20
-"""Bytes of one marshalled output a candidate may send (HumanEval+/130 needs about 9 MiB)."""
+"""Bytes of one encoded output a candidate may send (HumanEval+/130 needs about 9 MiB)."""
+NOTE_CAP = 64 << 10
+"""Bytes of any other candidate frame (an exception, a syntax error, a type name)."""
+JOB_REPLY_CAP = 256 << 20
+"""Bytes of output (values and stdout) one job may return in all; HumanEval+/15's reference
+returns 147 MB over its plus tests. Past it, the job's remaining tests are ``output_limit``."""
 
 
 class Kind(enum.IntEnum):
@@ -23,9 +32,10 @@ class Kind(enum.IntEnum):
 
     # trusted <-> fork server
     JOB = 0xA1
-    RESULTS = 0xA2
+    TEST_RESULTS = 0xA2
     READY = 0xA3
     FAILED = 0xA4
+    JOB_DONE = 0xA5
     # fork server -> candidate
     PROGRAM = 0xB1
     CALL = 0xB2
@@ -46,12 +56,56 @@ class Kind(enum.IntEnum):
     SETUP = 0xD6
 
 
+CANDIDATE_CAPS: Mapping[Kind, int] = {
+    Kind.LOADED: 0,
+    Kind.RESULT: REPLY_CAP,
+    Kind.EXCEPTION: NOTE_CAP,
+    Kind.BAD_TYPE: NOTE_CAP,
+    Kind.SYNTAX: NOTE_CAP,
+    Kind.NO_ENTRY: NOTE_CAP,
+    Kind.EXIT: NOTE_CAP,
+}
+"""Every kind a candidate may ever send, with the largest payload each may carry."""
+
+
+class Status(enum.StrEnum):
+    """What the broker observed on one test: the only statuses that cross into the verdict.
+
+    The passing observations are tied to a test kind (``value`` to a call test, ``stdout`` to a
+    program run, ``ok`` to an assert test run to its end in the harness); the trusted side
+    refuses any other pairing.
+    """
+
+    VALUE = "value"
+    """A call returned; the payload is the encoded output."""
+    STDOUT = "stdout"
+    """A program ran to its end; the payload is its standard output."""
+    OK = "ok"
+    """An assert test's code ran to its end in the harness."""
+    ASSERT = "assert"
+    TEST_ERROR = "test_error"
+    EXCEPTION = "exc"
+    """The program raised; the payload is the encoded ``(name, message, traceback)``."""
+    SYNTAX = "syntax"
+    """The program did not compile; the payload is the encoded ``(message, line)``."""
+    NO_ENTRY = "noentry"
+    BAD_TYPE = "badtype"
+    EARLY_EXIT = "early_exit"
+    TIMEOUT = "timeout"
+    BUDGET = "budget"
+    OUTPUT_LIMIT = "output_limit"
+    MEMORY_LIMIT = "memory_limit"
+    CRASH = "crash"
+    VIOLATION = "violation"
+    HARNESS = "harness"
+
+
 class FrameTooLarge(Exception):
     """A peer announced a frame above the reader's cap."""
 
 
 class ProtocolError(Exception):
-    """A peer sent something that is not a frame of a known kind."""
+    """A peer sent something that is not a frame of a kind the reader accepts."""
 
 
 def encode(kind: Kind, payload: bytes = b"") -> bytes:
@@ -84,32 +138,58 @@ def _read_exact(fd: int, n: int) -> bytes:
     return b"".join(chunks)
 
 
-def read_frame(fd: int, cap: int = 1 << 30) -> tuple[Kind, bytes]:
-    """Read one frame from a blocking descriptor; ``EOFError`` at end of stream."""
-    length, kind = HEADER.unpack(_read_exact(fd, HEADER.size))
-    if length - 1 > cap:
-        raise FrameTooLarge(length)
+def _header(length: int, kind: int, caps: Mapping[Kind, int] | int) -> Kind:
+    """The kind of a frame header, or an error if the reader does not take it."""
+    if length < 1:
+        raise ProtocolError("empty frame")
     try:
         k = Kind(kind)
     except ValueError:
         raise ProtocolError(f"unknown frame kind {kind:#x}") from None
+    cap = caps if isinstance(caps, int) else caps.get(k)
+    if cap is None:
+        raise ProtocolError(f"a {k.name} frame is not expected here")
+    if length - 1 > cap:
+        raise FrameTooLarge(f"{k.name} frame of {length - 1} bytes (at most {cap})")
+    return k
+
+
+def read_frame(fd: int, caps: Mapping[Kind, int] | int = 1 << 30) -> tuple[Kind, bytes]:
+    """Read one frame from a blocking descriptor; ``EOFError`` at end of stream.
+
+    ``caps`` is one cap for every kind, or the accepted kinds with their caps.
+    """
+    length, kind = HEADER.unpack(_read_exact(fd, HEADER.size))
+    k = _header(length, kind, caps)
     return k, _read_exact(fd, length - 1) if length > 1 else b""
 
 
 class FrameReader:
     """Incremental, non-blocking reader of frames from an untrusted peer."""
 
-    def __init__(self, fd: int, cap: int) -> None:
+    def __init__(self, fd: int, caps: Mapping[Kind, int] | int) -> None:
         self.fd = fd
-        self.cap = cap
+        self.caps = caps
         self.buf = bytearray()
         self.eof = False
 
     def fill(self) -> None:
-        """Read what is available now (the descriptor is non-blocking)."""
+        """Read what is available now (the descriptor is non-blocking).
+
+        Stops reading once a whole frame is buffered, so a peer that floods its pipe is
+        read no further than the frame it owes (the next header is checked on the next call).
+        """
         while True:
+            if len(self.buf) >= HEADER.size:
+                length, kind = HEADER.unpack_from(self.buf)
+                _header(length, kind, self.caps)
+                if len(self.buf) >= HEADER.size - 1 + length:
+                    return
+                want = HEADER.size - 1 + length - len(self.buf)
+            else:
+                want = HEADER.size - len(self.buf)
             try:
-                chunk = os.read(self.fd, 1 << 20)
+                chunk = os.read(self.fd, min(want, 1 << 20))
             except BlockingIOError:
                 return
             except InterruptedError:
@@ -122,28 +202,17 @@ class FrameReader:
                 self.eof = True
                 return
             self.buf += chunk
-            if len(self.buf) >= HEADER.size:
-                (length,) = struct.unpack_from("<I", self.buf)
-                if length - 1 > self.cap:
-                    raise FrameTooLarge(length)
 
     def pop(self) -> tuple[Kind, bytes] | None:
-        """The next complete frame, or None. Raises on an oversized or unknown frame."""
+        """The next complete frame, or None. Raises on an oversized or unexpected frame."""
         if len(self.buf) < HEADER.size:
             return None
         length, kind = HEADER.unpack_from(self.buf)
-        if length - 1 > self.cap:
-            raise FrameTooLarge(length)
-        if length < 1:
-            raise ProtocolError("empty frame")
-        if len(self.buf) < 4 + length:
+        k = _header(length, kind, self.caps)
+        if len(self.buf) < HEADER.size - 1 + length:
             return None
-        try:
-            k = Kind(kind)
-        except ValueError:
-            raise ProtocolError(f"unknown frame kind {kind:#x}") from None
-        payload = bytes(self.buf[HEADER.size : 4 + length])
-        del self.buf[: 4 + length]
+        payload = bytes(self.buf[HEADER.size : HEADER.size - 1 + length])
+        del self.buf[: HEADER.size - 1 + length]
         return k, payload
 
 

@@ -19,13 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from octoroute.sandbox.executor import Executor, Limits, RawResult, decode_output
-from octoroute.sandbox.protocol import REPLY_CAP
+from octoroute.sandbox import codec
+from octoroute.sandbox.executor import Executor, Limits, RawResult
+from octoroute.sandbox.protocol import REPLY_CAP, Status
 from octoroute.types import Outcome, Problem, TestCase, TestKind
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: outputs in marshal format 2, statuses of protocol.Status
 REFERENCE_LIMITS = Limits(default_cpu=20.0, budget_floor=600.0, max_timeouts=1_000_000)
 
 
@@ -60,12 +61,15 @@ def _apply(p: Problem, results: Sequence[RawResult]) -> Problem:
     tests: list[TestCase] = []
     failures: list[str] = []
     for i, (t, (status, detail, payload, cpu)) in enumerate(zip(p.tests, results, strict=True)):
-        ok = status in ("ok", "stdout")
+        ok = status in (Status.VALUE, Status.STDOUT, Status.OK)
+        if ok and t.kind is TestKind.CALL and not t.has_expected:
+            try:
+                t = dataclasses.replace(t, expected=codec.decode(payload), has_expected=True)
+            except codec.Undecodable as e:
+                ok, status, detail = False, Status.OUTPUT_LIMIT, str(e)
         if not ok:
             failures.append(f"test {i} ({t.tier.value}): reference {status} {detail}".strip())
             continue
-        if t.kind is TestKind.CALL and not t.has_expected:
-            t = dataclasses.replace(t, expected=decode_output(payload), has_expected=True)
         elif t.kind is TestKind.STDIO and not t.has_expected:
             t = dataclasses.replace(t, expected=payload.decode(errors="replace"), has_expected=True)
         tests.append(dataclasses.replace(t, reference_cpu=cpu))

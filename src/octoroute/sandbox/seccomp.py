@@ -7,7 +7,13 @@ What the filter does, on x86_64 (other architectures are refused, never silently
   kernel keyrings, BPF, perf, io_uring, module loading, clock setting and similar;
 - refuses new threads (``EAGAIN``: Python raises ``RuntimeError``) and ``clone3`` (``ENOSYS``,
   so the C library falls back to ``clone``, which the rule above sees);
-- answers ``EPERM`` to signals, ``prlimit`` and scheduling changes aimed at any other process;
+- answers ``EPERM`` to signals, ``prlimit`` and scheduling changes aimed at any other process,
+  and to every way of making the kernel signal one later: joining another process group
+  (``setpgid``, ``setsid``, after which ``kill(0)`` would reach that group), naming another
+  process as the owner of a descriptor's I/O signals (``fcntl`` ``F_SETOWN``/``F_SETOWN_EX``/
+  ``F_SETSIG``, ``ioctl`` ``FIOSETOWN``/``SIOCSPGRP``), and ``TIOCSTI``;
+- answers ``EPERM`` to memory the address-space limit does not count and that could outlive
+  the process: ``memfd_create``, ``memfd_secret``, System V and POSIX IPC, AIO contexts;
 - kills any call made through a foreign system-call ABI (x32, i386), a classic filter bypass.
 """
 
@@ -22,6 +28,7 @@ _LD_W_ABS = 0x20
 _JEQ = 0x15
 _JGE = 0x35
 _JSET = 0x45
+_JA = 0x05
 _RET = 0x06
 
 RET_KILL_PROCESS = 0x80000000
@@ -54,11 +61,23 @@ _KILL_ON = {
 _EPERM_ON = {
     "rt_sigqueueinfo": 129, "rt_tgsigqueueinfo": 297, "pidfd_send_signal": 424,
     "setpriority": 141, "sched_setscheduler": 144, "sched_setparam": 142, "ioprio_set": 251,
-    "migrate_pages": 256, "move_pages": 279,
+    "migrate_pages": 256, "move_pages": 279, "setpgid": 109, "setsid": 112,
+    "memfd_create": 319, "memfd_secret": 447, "shmget": 29, "shmat": 30, "shmctl": 31,
+    "shmdt": 67, "semget": 64, "semop": 65, "semctl": 66, "semtimedop": 220, "msgget": 68,
+    "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "mq_open": 240, "mq_unlink": 241,
+    "mq_timedsend": 242, "mq_timedreceive": 243, "mq_notify": 244, "mq_getsetattr": 245,
+    "io_setup": 206, "process_madvise": 440, "process_mrelease": 448,
 }  # fmt: skip
+# EPERM when the second argument (a command) is one of these: fcntl and ioctl commands that
+# make the kernel send signals to a process of the caller's choosing.
+_EPERM_COMMANDS = {
+    72: (8, 10, 15),  # fcntl: F_SETOWN, F_SETSIG, F_SETOWN_EX
+    16: (0x8901, 0x8902, 0x5412),  # ioctl: FIOSETOWN, SIOCSPGRP, TIOCSTI
+}
 # Allowed only when the first argument names this process (or 0, "myself", where marked).
 _SELF_ONLY = {"kill": (62, True), "tkill": (200, False), "tgkill": (234, False),
-              "prlimit64": (302, True), "sched_setaffinity": (203, True)}  # fmt: skip
+              "prlimit64": (302, True), "sched_setaffinity": (203, True),
+              "sched_setattr": (314, True)}  # fmt: skip
 _CLONE = 56
 _CLONE3 = 435
 _CLONE_THREAD = 0x00010000
@@ -104,6 +123,12 @@ def build_filter(arch: str, own_pid: int) -> bytes:
         _insn(_RET, _ret_errno(errno.EAGAIN)),
         _insn(_RET, RET_KILL_PROCESS),
     ]
+    for nr, commands in _EPERM_COMMANDS.items():
+        n = len(commands)
+        out += [_insn(_JEQ, nr, 0, n + 4), _insn(_LD_W_ABS, 24)]  # args[1], low word
+        out += [_insn(_JEQ, cmd, n + 1 - i, 0) for i, cmd in enumerate(commands)]
+        out += [_insn(_LD_W_ABS, 0), _insn(_JA, 1)]  # no match: reload nr, skip the EPERM
+        out += [_insn(_RET, _ret_errno(errno.EPERM))]
     for nr, zero_ok in _SELF_ONLY.values():
         out += [
             _insn(_JEQ, nr, 0, 5),
