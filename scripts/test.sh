@@ -8,6 +8,8 @@ PYTHON="${PYTHON:-python3}"
   || { echo "octoroute needs Python >= 3.11 (set PYTHON=python3.11)" >&2; exit 2; }
 [ -x .venv/bin/python ] || "$PYTHON" -m venv .venv
 .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+# EvalPlus's own comparison, for the agreement test; --no-deps: see the dev extra in pyproject.toml.
+.venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps evalplus==0.3.1
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/mypy

@@ -38,14 +38,26 @@ class Tier(enum.StrEnum):
 
 
 class Compare(enum.StrEnum):
-    """How a CALL test's output is judged against the reference output (EvalPlus special cases)."""
+    """How a CALL test's output is judged against the reference output (EvalPlus special cases).
+
+    Every mode but ``POLY_ROOT`` then falls back, as EvalPlus does, on a tolerance for floats
+    (``sandbox/compare.py`` has the rules).
+    """
 
     EXACT = "exact"
-    """Same types all the way down (ints and floats compare as numbers), floats within ``atol``."""
+    """Equal as in Python with exact types (ints and floats compare as numbers, never bools)."""
     SET = "set"
     """Compare as sets (order and duplicates ignored)."""
     POLY_ROOT = "poly_root"
     """The output is a root of the polynomial given as the first argument, within ``atol``."""
+    SAME_TYPE = "same_type"
+    """Any output of the reference output's type (Mbpp/164: EvalPlus accepts every answer)."""
+    EQUAL_OR_ZERO = "equal_or_zero"
+    """Equal, or the number zero (Mbpp/295, as EvalPlus judges it)."""
+    DIGIT_DISTANCE = "digit_distance"
+    """Equal, or equal to EvalPlus's zero-padded digit distance of the arguments (Mbpp/558)."""
+    PYRAMID_SURFACE = "pyramid_surface"
+    """Equal, or within ``atol`` of EvalPlus's square-pyramid surface formula (Mbpp/581)."""
 
 
 class Transform(enum.StrEnum):

@@ -9,6 +9,7 @@ import pytest
 from octoroute.exceptions import DataError
 from octoroute.tasks.evalplus import (
     MBPP_NOT_NONE_TASKS,
+    MBPP_ORACLE_TASKS,
     MBPP_SET_TASKS,
     load_mbpp_plus,
     mbpp_deserialize,
@@ -90,17 +91,22 @@ def test_mbpp_deserialize(task_id: str, args: list[object], expected: tuple[obje
     assert mbpp_deserialize(task_id, args) == expected
 
 
-def test_set_and_not_none_tasks(mbpp_plus: dict[str, Problem]) -> None:
+def test_set_not_none_and_oracle_tasks(mbpp_plus: dict[str, Problem]) -> None:
     for task_id, p in mbpp_plus.items():
         number = int(task_id.split("/")[1])
         compares = {t.compare for t in p.tests}
         transforms = {t.transform for t in p.tests}
-        assert compares == {Compare.SET if number in MBPP_SET_TASKS else Compare.EXACT}
+        default = Compare.SET if number in MBPP_SET_TASKS else Compare.EXACT
+        assert compares == {MBPP_ORACLE_TASKS.get(number, default)}
         assert transforms == {
             Transform.NOT_NONE if number in MBPP_NOT_NONE_TASKS else Transform.NONE
         }
     assert mbpp_plus["Mbpp/769"].entry_point == "Diff"
     assert mbpp_plus["Mbpp/737"].entry_point == "check_str"
+    # EvalPlus keys its oracles by entry point; MBPP+ v0.2.0 dropped Mbpp/164 and Mbpp/295.
+    assert mbpp_plus["Mbpp/558"].entry_point == "digit_distance_nums"
+    assert mbpp_plus["Mbpp/581"].entry_point == "surface_Area"
+    assert "Mbpp/164" not in mbpp_plus and "Mbpp/295" not in mbpp_plus
 
 
 def test_empty_plus_input(mbpp_plus: dict[str, Problem]) -> None:

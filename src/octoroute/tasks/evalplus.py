@@ -10,7 +10,8 @@ the release files do not carry, reproduced here:
 * MBPP+ inputs went through JSON, which turned tuples (and a few sets and complex numbers) into
   lists and strings; :func:`mbpp_deserialize` restores them task by task.
 * Some MBPP+ outputs are compared as sets (:data:`MBPP_SET_TASKS`), some only for ``is not None``
-  (:data:`MBPP_NOT_NONE_TASKS`, whose references return a ``re.Match``).
+  (:data:`MBPP_NOT_NONE_TASKS`, whose references return a ``re.Match``), and four accept answers
+  other than the reference's (:data:`MBPP_ORACLE_TASKS`).
 * HumanEval+'s ``find_zero`` (HumanEval/32) is judged as a root of the polynomial.
 """
 
@@ -51,6 +52,14 @@ MBPP_NOT_NONE_TASKS: frozenset[int] = frozenset(
     }
 )
 """MBPP+ tasks whose output is judged only by ``is not None``."""
+
+MBPP_ORACLE_TASKS: dict[int, Compare] = {
+    164: Compare.SAME_TYPE,  # are_equivalent: EvalPlus accepts any answer
+    295: Compare.EQUAL_OR_ZERO,  # sum_div: EvalPlus also accepts 0
+    558: Compare.DIGIT_DISTANCE,  # digit_distance_nums: or numbers padded with zeros
+    581: Compare.PYRAMID_SURFACE,  # surface_Area: or the height read as the apex's height
+}
+"""MBPP+ tasks with one of EvalPlus's special oracles (``_special_oracle.py``), by task number."""
 
 Args = list[Any]
 
@@ -205,7 +214,9 @@ def _mbpp_plus_problem(record: Record) -> Problem:
     entry_point = record.get("entry_point", str)
     atol = record.get("atol", float)
     number = mbpp_task_number(task_id)
-    compare = Compare.SET if number in MBPP_SET_TASKS else Compare.EXACT
+    compare = (
+        Compare.SET if number in MBPP_SET_TASKS else MBPP_ORACLE_TASKS.get(number, Compare.EXACT)
+    )
     transform = Transform.NOT_NONE if number in MBPP_NOT_NONE_TASKS else Transform.NONE
     tests = _call_tests(Tier.VISIBLE, parse_examples(prompt, entry_point), atol, compare, transform)
     for tier, name in ((Tier.BASE, "base_input"), (Tier.PLUS, "plus_input")):
