@@ -20,7 +20,8 @@ per run, any number of runs written side by side.
 Readers: ``open_store(path, readonly=True)`` opens an existing log through SQLite's read-only
 mode, so the file is never created, migrated or written; it checks that the file is an
 octoroute store and runs ``PRAGMA quick_check`` first, so a damaged file is refused at once
-rather than half read.
+rather than half read. (Reading a WAL file that no writer has open, SQLite may leave its
+``-wal`` and ``-shm`` side files beside it, as its own shell does; the next writer removes them.)
 
 >>> from octoroute.types import Problem, Attempt
 >>> store = open_store(":memory:")
@@ -47,7 +48,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -780,20 +781,33 @@ def _check_integrity(conn: sqlite3.Connection, name: str) -> None:
         raise StoreError(f"{name}: the database is damaged (SQLite: {'; '.join(found[:5])})")
 
 
-def _open_readonly(name: str, timeout: float) -> Store:
-    file = Path(name)
-    _check_existing(file, name)
-    uri = f"{file.resolve().as_uri()}?mode=ro"
+def _check_readable(conn: sqlite3.Connection, name: str) -> None:
+    _check_ours(conn, name)
+    _check_integrity(conn, name)
+
+
+def _prepare_writable(conn: sqlite3.Connection, name: str, timeout: float) -> None:
+    conn.execute("PRAGMA foreign_keys = ON")
+    mode = _enable_wal(conn, timeout)
+    if name != ":memory:" and mode != "wal":
+        log.warning("%s: WAL mode unavailable (journal mode %s)", name, mode)
+    conn.execute("PRAGMA synchronous = NORMAL")
+    _migrate(conn, name)
+
+
+def _connect(
+    name: str, target: str, setup: Callable[[sqlite3.Connection], None], timeout: float, uri: bool
+) -> Store:
+    """Connect to ``target`` and ``setup`` the connection; SQLite's errors name ``name``."""
     try:
         conn = sqlite3.connect(
-            uri, uri=True, timeout=timeout, isolation_level=None, check_same_thread=False
+            target, uri=uri, timeout=timeout, isolation_level=None, check_same_thread=False
         )
     except sqlite3.Error as exc:
         raise _database_error(name, exc) from exc
     try:
-        _check_ours(conn, name)
-        _check_integrity(conn, name)
-        return Store(conn, name, PROCESS_LOCKS.attach(file))
+        setup(conn)
+        return Store(conn, name, None if name == ":memory:" else PROCESS_LOCKS.attach(name))
     except sqlite3.Error as exc:
         conn.close()
         raise _database_error(name, exc) from exc
@@ -818,7 +832,11 @@ def open_store(
     name = str(path)
     memory = name == ":memory:"
     if readonly and not memory:
-        return _open_readonly(name, timeout)
+        file = Path(name)
+        _check_existing(file, name)
+        # SQLite's read-only mode: the file is never written, whatever a statement tries.
+        uri = f"{file.resolve().as_uri()}?mode=ro"
+        return _connect(name, uri, lambda c: _check_readable(c, name), timeout, True)
     if not memory:
         file = Path(path)
         if not file.exists():
@@ -830,21 +848,4 @@ def open_store(
                 raise StoreError(f"{name}: cannot create the folder: {exc}") from exc
         elif file.is_dir():
             raise StoreError(f"{name}: is a folder, not a store")
-    try:
-        conn = sqlite3.connect(name, timeout=timeout, isolation_level=None, check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise StoreError(f"{name}: cannot open: {exc}") from exc
-    try:
-        conn.execute("PRAGMA foreign_keys = ON")
-        mode = _enable_wal(conn, timeout)
-        if not memory and mode != "wal":
-            log.warning("%s: WAL mode unavailable (journal mode %s)", name, mode)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        _migrate(conn, name)
-        return Store(conn, name, None if memory else PROCESS_LOCKS.attach(name))
-    except sqlite3.Error as exc:
-        conn.close()
-        raise _database_error(name, exc) from exc
-    except BaseException:
-        conn.close()
-        raise
+    return _connect(name, name, lambda c: _prepare_writable(c, name, timeout), timeout, False)
