@@ -68,7 +68,11 @@ def _holder(path: str, offset: int) -> str:
     """Who holds the lock at ``offset``, from /proc (best effort: the processes we may read)."""
     target = os.path.realpath(path)
     wanted = f" {offset} {offset}"
-    for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:  # no /proc: say what we know
+        pids = []
+    for pid in pids:
         try:
             for fd in os.listdir(f"/proc/{pid}/fd"):
                 if os.readlink(f"/proc/{pid}/fd/{fd}") != target:
