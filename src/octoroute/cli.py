@@ -138,13 +138,13 @@ def check(
 ) -> None:
     """Judge one program on one problem. Exits 0 whenever the program was judged."""
     from octoroute.sandbox import Executor, prepare
+    from octoroute.textio import decode_utf8, read_text
 
     try:
-        source = sys.stdin.read() if str(code) == "-" else code.read_text()
-    except OSError as e:
-        _fail(e)
-        return
-    try:
+        if str(code) == "-":
+            source = decode_utf8(sys.stdin.buffer.read(), "<stdin>")
+        else:
+            source = read_text(code)
         problems = {p.id: p for p in _load(benchmark, data)}
         if problem not in problems:
             raise OctorouteError(f"no problem {problem!r} in {benchmark}")
@@ -191,7 +191,8 @@ def collect(
 
     Sample 0 is greedy. Idempotent: kill it at any point, run it again, and it finishes with
     every attempt present exactly once. Arm failures are logged as arm errors and retried on
-    the next run.
+    the next run. One process writes a run at a time: a second collect of the same run of the
+    same log exits 2 at once; collects of different --run values may share a log.
     """
     from octoroute.arms.pool import load_pool
     from octoroute.collect import CollectConfig
@@ -205,24 +206,27 @@ def collect(
         problems = _load(benchmark, data)[:limit]
         bench = problems[0].benchmark if problems else benchmark
         cfg = CollectConfig(bench, samples, temperature, max_tokens)
-        with Executor(workers=workers) as ex, open_store(db) as store, _progress() as bar:
-            prepared = prepare_with_bar(bar, problems, ex)
-            tasks: dict[str, Any] = {}
-            started: dict[str, float] = {}
+        run_id = run or f"collect/{bench}"
+        with open_store(db) as store:
+            store.claim_run(run_id)  # before the sandbox starts: a second writer stops at once
+            with Executor(workers=workers) as ex, _progress() as bar:
+                prepared = prepare_with_bar(bar, problems, ex)
+                tasks: dict[str, Any] = {}
+                started: dict[str, float] = {}
 
-            def planned(arm: str, n: int) -> None:
-                tasks[arm] = bar.add_task(f"{arm}", total=n, rate="")
-                started[arm] = time.monotonic()
+                def planned(arm: str, n: int) -> None:
+                    tasks[arm] = bar.add_task(f"{arm}", total=n, rate="")
+                    started[arm] = time.monotonic()
 
-            def done(p: Any) -> None:
-                t = tasks[p.arm]
-                bar.advance(t)
-                n = bar.tasks[[x.id for x in bar.tasks].index(t)].completed
-                rate = n / max(1e-9, time.monotonic() - started[p.arm])
-                bar.update(t, rate=f"{rate:.2f}/s")
+                def done(p: Any) -> None:
+                    t = tasks[p.arm]
+                    bar.advance(t)
+                    n = bar.tasks[[x.id for x in bar.tasks].index(t)].completed
+                    rate = n / max(1e-9, time.monotonic() - started[p.arm])
+                    bar.update(t, rate=f"{rate:.2f}/s")
 
-            summary = run_collect(store, ex, the_pool, prepared, cfg, run or f"collect/{bench}",
-                                  on_planned=planned, on_attempt=done)  # fmt: skip
+                summary = run_collect(store, ex, the_pool, prepared, cfg, run_id,
+                                      on_planned=planned, on_attempt=done)  # fmt: skip
     except OctorouteError as e:
         _fail(e)
         return
@@ -254,12 +258,15 @@ def rejudge(
 
     try:
         problems = _load(benchmark, data)
-        with Executor(workers=workers) as ex, open_store(db) as store, _progress() as bar:
-            prepared = prepare_with_bar(bar, problems, ex)
-            total = store.count_attempts(source)
-            task = bar.add_task("re-judging", total=total, rate="")
-            summary = run_rejudge(store, ex, source, prepared, run,
-                                  on_attempt=lambda _: bar.advance(task))  # fmt: skip
+        run_id = run or f"rejudge/{problems[0].benchmark if problems else benchmark}"
+        with open_store(db) as store:
+            store.claim_run(run_id)  # before the sandbox starts: a second writer stops at once
+            with Executor(workers=workers) as ex, _progress() as bar:
+                prepared = prepare_with_bar(bar, problems, ex)
+                total = store.count_attempts(source)
+                task = bar.add_task("re-judging", total=total, rate="")
+                summary = run_rejudge(store, ex, source, prepared, run_id,
+                                      on_attempt=lambda _: bar.advance(task))  # fmt: skip
     except OctorouteError as e:
         _fail(e)
         return

@@ -160,7 +160,10 @@ def episodes_command(
         arms = by_size(the_pool.names)
         problems = load_benchmark(benchmark, data)
         bench = problems[0].benchmark if problems else benchmark
-        with open_store(db, create=False) as store:
+        # Only --grow writes: a replay opens the log read-only and never changes it.
+        with open_store(db, create=False, readonly=not grow_nodes) as store:
+            if grow_nodes:
+                store.claim_run(f"grow/{bench}")  # a second grower of the run stops at once
             trees = episode_problems(build_trees(store.attempts(benchmark=bench), problems),
                                      arms, problems_n, seed)  # fmt: skip
             if not trees:

@@ -90,7 +90,7 @@ def parse_params(items: list[str] | None) -> dict[str, Any]:
             raise ConfigError(f"--param: expected KEY=VALUE, found {item!r}")
         try:
             out[key.strip()] = json.loads(value)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than Python decodes
             out[key.strip()] = value
     return out
 

@@ -79,23 +79,25 @@ def repair_collect_command(
         cfg = RepairConfig(per_cell=per_cell, seed=seed, max_tokens=max_tokens)
         problems = load_benchmark(benchmark, data)
         bench = problems[0].benchmark if problems else benchmark
-        with Executor(workers=workers) as ex, open_store(db) as store, job_progress(_err) as bar:
-            prepared = prepare_with_bar(bar, problems, ex)
-            tasks: dict[str, Any] = {}
-            fixed: dict[str, int] = {}
+        run_id = run or f"repair/{bench}"
+        with open_store(db) as store:
+            store.claim_run(run_id)  # before the sandbox starts: a second writer stops at once
+            with Executor(workers=workers) as ex, job_progress(_err) as bar:
+                prepared = prepare_with_bar(bar, problems, ex)
+                tasks: dict[str, Any] = {}
+                fixed: dict[str, int] = {}
 
-            def planned(arm: str, n: int) -> None:
-                tasks[arm] = bar.add_task(f"{arm} repairs", total=n, rate="")
-                fixed[arm] = 0
+                def planned(arm: str, n: int) -> None:
+                    tasks[arm] = bar.add_task(f"{arm} repairs", total=n, rate="")
+                    fixed[arm] = 0
 
-            def done(p: RepairProgress) -> None:
-                fixed[p.arm] += p.passed
-                bar.advance(tasks[p.arm])
-                bar.update(tasks[p.arm], rate=f"{fixed[p.arm]} fixed")
+                def done(p: RepairProgress) -> None:
+                    fixed[p.arm] += p.passed
+                    bar.advance(tasks[p.arm])
+                    bar.update(tasks[p.arm], rate=f"{fixed[p.arm]} fixed")
 
-            summary = collect_repairs(store, ex, the_pool, prepared, source,
-                                      run or f"repair/{bench}", cfg, on_planned=planned,
-                                      on_repair=done)  # fmt: skip
+                summary = collect_repairs(store, ex, the_pool, prepared, source, run_id, cfg,
+                                          on_planned=planned, on_repair=done)  # fmt: skip
     except OctorouteError as e:
         raise _fail(e) from e
     out = Console(soft_wrap=True)
@@ -221,7 +223,7 @@ def fixrate_command(
     from octoroute.store import open_store
 
     try:
-        with open_store(db, create=False) as store:
+        with open_store(db, readonly=True) as store:
             result = fix_rates_from_store(store, _repair_run(store, run), seed=seed)
         if out is not None:
             write_html(fixrate_report(result), out)

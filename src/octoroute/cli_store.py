@@ -66,11 +66,12 @@ def import_eval_arena_command(
 
     Importing the same file twice adds nothing.
     """
-    from octoroute.store import import_eval_arena, open_store
+    from octoroute.store import import_eval_arena, open_store, read_eval_arena
 
     try:
+        rows = read_eval_arena(file)  # a bad file is reported before the store is touched
         with open_store(db) as store:
-            result = import_eval_arena(store, file, benchmark)
+            result = import_eval_arena(store, file, benchmark, rows=rows)
     except OctorouteError as e:
         raise _fail(e) from e
     if as_json:
@@ -100,7 +101,7 @@ def stats_command(
     from octoroute.store import open_store, stats
 
     try:
-        with open_store(db, create=False) as store:
+        with open_store(db, readonly=True) as store:
             summary = stats(store, run, benchmark=benchmark)
     except OctorouteError as e:
         raise _fail(e) from e
@@ -149,7 +150,7 @@ def export_command(
     from octoroute.store import export_attempts, open_store
 
     try:
-        with open_store(db, create=False) as store:
+        with open_store(db, readonly=True) as store:
             n = export_attempts(store, out, fmt.value, run=run, benchmark=benchmark, slim=slim)
     except OctorouteError as e:
         raise _fail(e) from e

@@ -8,7 +8,9 @@ Resumable by construction: each attempt is written in its own transaction under 
 (run, benchmark, problem, arm, sample), and a run skips the keys it already holds, so a run
 killed at any point and started again finishes with every attempt present exactly once.
 Arm failures (refused connections, 5xx, timeouts, garbage) are logged as arm errors, never as
-wrong code, and are retried when the run is started again.
+wrong code, and are retried when the run is started again. A run has one writer at a time: a
+second process collecting the same run of the same log is refused at once
+(:meth:`~octoroute.store.Store.claim_run`), while other runs may be collected beside it.
 """
 
 from __future__ import annotations
@@ -129,6 +131,7 @@ def collect(
     concurrency requests are in flight, and each program is judged as soon as it arrives.
     ``on_planned(arm, n)`` is called before an arm starts with how many attempts it will make.
     """
+    store.claim_run(run_id)
     _register(store, run_id, pool, cfg, problems)
     store.delete_arm_errors(run_id)  # arm failures of an earlier try are retried
     done = store.done_keys(run_id)

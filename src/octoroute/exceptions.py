@@ -9,7 +9,8 @@
     │   └── IsolationUnavailable the machine cannot provide a requested isolation layer
     ├── StoreError               the outcome log cannot be opened, read or written
     │   ├── SchemaError          not an octoroute store, or a schema newer than this version
-    │   └── StoreConflict        a key already holds different data (run, arm, problem, row)
+    │   ├── StoreConflict        a key already holds different data (run, arm, problem, row)
+    │   └── RunBusy              another process is writing the same run of the log
     ├── ArmError                 an arm cannot be set up: model missing, server failed to start
     │   └── ModelIntegrityError  a model file does not have its pinned SHA-256
     └── MissingDependencyError   an optional extra is not installed
@@ -87,6 +88,14 @@ class StoreConflict(StoreError):
 
     Writes are idempotent for identical content; a conflict means two sources disagree, and the
     store refuses to mix them silently.
+    """
+
+
+class RunBusy(StoreError):
+    """Another writer (a live process, or another store of this one) holds the run's lock.
+
+    Two writers of one run would both generate every attempt the log lacked when they started;
+    the second is refused at once, before it changes anything.
     """
 
 

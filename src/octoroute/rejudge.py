@@ -57,6 +57,7 @@ def rejudge(
     run_id = run_id or f"rejudge/{benchmark}"
     if run_id == source_run:
         raise ConfigError(f"rejudge: the new run must differ from the source run {source_run!r}")
+    store.claim_run(run_id)
     source = [a for a in store.attempts(source_run) if a.attempt_number == 1]
     if not source:
         raise ConfigError(f"rejudge: run {source_run!r} has no attempts in {store!r}")

@@ -219,6 +219,7 @@ def collect_repairs(
     starts with how many repairs it will make, ``on_repair`` after each one.
     """
     store.check_run(source_run)
+    store.claim_run(run_id)
     by_id = {(p.benchmark, p.id): p for p in problems}
 
     def problem_of(f: Failure) -> Problem:
@@ -358,6 +359,7 @@ def grow(
     arm errors are retried. Raises :class:`ConfigError` for an arm outside the pool, a problem
     outside ``problems`` or a parent the store does not hold.
     """
+    store.claim_run(run_id)
     by_key = {(p.benchmark, p.id): p for p in problems}
     names = set(pool.names)
     parents: dict[int, Attempt] = {}

@@ -140,8 +140,23 @@ def test_gguf_header(tmp_path: Path) -> None:
     assert info.metadata["tokenizer.ggml.tokens"] is None
 
 
+_ONE_KEY = b"GGUF" + struct.pack("<IQQ", 3, 0, 1) + _s("k")
+
+
 @pytest.mark.parametrize(
-    "blob", [b"", b"GGML" + b"\0" * 20, b"GGUF" + struct.pack("<IQQ", 3, 1, 0)]
+    "blob",
+    [
+        b"",
+        b"GGML" + b"\0" * 20,
+        b"GGUF" + struct.pack("<IQQ", 3, 1, 0),
+        # arrays of arrays 100,000 deep: refused, not a RecursionError
+        _ONE_KEY + struct.pack("<I", 9) + struct.pack("<IQ", 9, 1) * 100_000,
+        # a length that read() would try to allocate
+        _ONE_KEY + struct.pack("<I", 8) + struct.pack("<Q", 1 << 62),
+        _ONE_KEY + struct.pack("<IIQ", 9, 0, 1 << 62),
+        # a tensor of 2**32 - 1 dimensions
+        b"GGUF" + struct.pack("<IQQ", 3, 1, 0) + _s("w") + struct.pack("<I", 2**32 - 1),
+    ],
 )
 def test_gguf_rejects_bad_files(tmp_path: Path, blob: bytes) -> None:
     (tmp_path / "bad.gguf").write_bytes(blob)

@@ -134,8 +134,33 @@ def test_not_toml(tmp_path: Path) -> None:
         load_pool(write(tmp_path, "[[arms]\n"))
 
 
+def test_toml_error_names_the_line(tmp_path: Path) -> None:
+    with pytest.raises(DataError) as info:
+        load_pool(write(tmp_path, GOOD + "\nbroken = [1,,]\n"))
+    assert info.value.line == GOOD.count("\n") + 2 and "not valid TOML" in str(info.value)
+
+
+def test_pool_file_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "pool.toml"
+    path.write_bytes(b'[[arms]]\nname = "caf\xe9"\n')
+    with pytest.raises(DataError) as info:
+        load_pool(path)
+    assert str(info.value) == (
+        f"{path}, line 2: not UTF-8 text: byte 0xe9 at column 12 (invalid continuation byte); "
+        "expected UTF-8"
+    )
+
+
+def test_pool_nested_too_deeply(tmp_path: Path) -> None:
+    path = write(tmp_path, '[[arms]]\nname = "a"\nsampling = ' + "[" * 200_000 + "]" * 200_000)
+    with pytest.raises(DataError) as info:
+        load_pool(path)
+    assert (info.value.line, info.value.field) == (3, "arms.sampling")
+    assert "nested too deeply" in str(info.value)
+
+
 def test_missing_file(tmp_path: Path) -> None:
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match=r"nope\.toml: no such file"):
         load_pool(tmp_path / "nope.toml")
 
 

@@ -70,5 +70,11 @@ def test_sizes_file_not_json(tmp_path: Path) -> None:
     path.write_text("{")
     with pytest.raises(DataError, match="not valid JSON"):
         load_sizes(path)
-    with pytest.raises(DataError, match="cannot read"):
+    with pytest.raises(DataError, match=r"absent\.json: no such file"):
         load_sizes(tmp_path / "absent.json")
+    path.write_bytes(b'{\n  "phi-2": 2.7,\n  "caf\xe9": 1\n}')
+    with pytest.raises(DataError, match=r"sizes\.json, line 3: not UTF-8 text: byte 0xe9"):
+        load_sizes(path)
+    path.write_text('{"m": ' + "[" * 200_000 + "]" * 200_000 + "}")
+    with pytest.raises(DataError, match=r"line 1, field m: nested too deeply"):
+        load_sizes(path)

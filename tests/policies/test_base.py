@@ -87,6 +87,23 @@ def test_save_is_atomic_and_load_checks_the_policy(tmp_path: Path) -> None:
         LinUCB.load(tmp_path / "bad.json")
 
 
+def test_load_reports_bad_files_as_data_errors(tmp_path: Path) -> None:
+    path = tmp_path / "p.json"
+    path.write_text('{"policy": "linucb", "params": {}, "state": ' + "[" * 200_000
+                    + "]" * 200_000 + "}", encoding="utf-8")  # fmt: skip
+    with pytest.raises(DataError, match=r"p\.json, line 1, field state: nested too deeply"):
+        LinUCB.load(path)
+    path.write_bytes(b'{"policy": "linucb\xff"}')
+    with pytest.raises(DataError, match="not UTF-8 text: byte 0xff"):
+        LinUCB.load(path)
+    path.write_text('{"policy": "linucb", "params": {"nope": 1}, "state": {}}', encoding="utf-8")
+    with pytest.raises(DataError, match="not a saved linucb policy"):
+        LinUCB.load(path)
+    path.write_text('{"policy": "linucb", "params": {}, "state": []}', encoding="utf-8")
+    with pytest.raises(DataError, match="not a saved linucb policy"):
+        LinUCB.load(path)
+
+
 def test_load_state_refuses_another_policy() -> None:
     state = LinUCB().state_dict()
     with pytest.raises(ValueError, match="linucb"):

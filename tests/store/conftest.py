@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -119,3 +121,38 @@ def problems(store: Store) -> list[Problem]:
     ps = [toy_problem("P/1"), toy_problem("P/2"), toy_problem("P/3", (Tier.VISIBLE, Tier.BASE))]
     store.add_problems(ps)
     return ps
+
+
+def make_log(path: Path, n: int = 300) -> Path:
+    """A real outcome log of ``n`` attempts (several pages), closed, so the WAL is folded in."""
+    with open_store(path) as s:
+        s.add_run(RUN, config={"benchmark": "toy"}, command="test")
+        s.add_arm("arm-a", backend="fake", model="arm-a-model", cost_unit="flops")
+        ps = [toy_problem(f"P/{i}") for i in range(n)]
+        s.add_problems(ps)
+        s.record_attempts(
+            attempt(p, failing=(Tier.PLUS,) if i % 3 else ()) for i, p in enumerate(ps)
+        )
+    return path
+
+
+def corrupt_a_page(log: Path, out: Path) -> Path:
+    """A copy of ``log`` whose attempts table's root page has garbage for cell pointers."""
+    with closing(sqlite3.connect(f"{log.resolve().as_uri()}?mode=ro", uri=True)) as conn:
+        (root,) = conn.execute(
+            "SELECT rootpage FROM sqlite_master WHERE name = 'attempts'"
+        ).fetchone()
+        (size,) = conn.execute("PRAGMA page_size").fetchone()
+    data = bytearray(log.read_bytes())
+    start = (root - 1) * size + 12  # after the b-tree page header: the cell pointers
+    data[start : start + size - 20] = b"\xff" * (size - 20)
+    out.write_bytes(bytes(data))
+    return out
+
+
+def snapshot(path: Path) -> tuple[list[str], bytes | None, int | None]:
+    """What a reader must leave as it was: the folder's files, the file's bytes and mtime."""
+    listing = sorted(p.name for p in path.parent.iterdir())
+    if not path.exists():
+        return listing, None, None
+    return listing, path.read_bytes(), path.stat().st_mtime_ns

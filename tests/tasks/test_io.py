@@ -11,6 +11,7 @@ import pytest
 from octoroute.exceptions import DataError
 from octoroute.tasks.io import (
     Record,
+    describe,
     read_json_array,
     read_jsonl,
     read_records,
@@ -75,6 +76,31 @@ def test_not_utf8(tmp_path: Path) -> None:
     path.write_bytes(b'{"a": 1}\n{"a": "\xff"}\n')
     with pytest.raises(DataError, match=r"line 2: not UTF-8"):
         list(read_jsonl(path))
+
+
+def test_deep_line_names_line_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "deep.jsonl.gz"
+    deep = '{"a": 1, "b": ' + "[" * 200_000 + "]" * 200_000 + "}"
+    path.write_bytes(gzip.compress(f'{{"a": 1}}\n\n{deep}\n'.encode()))
+    with pytest.raises(DataError) as info:
+        list(read_jsonl(path))
+    assert (info.value.line, info.value.field) == (3, "b")
+    assert "nested too deeply" in str(info.value)
+
+
+def test_deep_array_item_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "items.json"
+    path.write_text('[\n  {"a": 1},\n  {"code": ' + "[" * 5000 + "]" * 5000 + "}\n]\n")
+    with pytest.raises(DataError) as info:
+        list(read_json_array(path))
+    assert (info.value.line, info.value.field) == (3, "code")
+
+
+def test_describe_survives_a_value_nested_nearly_too_deep() -> None:
+    value: list[object] = []
+    for _ in range(5000):
+        value = [value]
+    assert describe(value) == "an array (...)"
 
 
 def test_missing_file(tmp_path: Path) -> None:

@@ -112,6 +112,9 @@ def _test(**fields: Any) -> dict[str, Any]:
         (_test(kind="call", input=[1], expectd=2), "tests[0].expectd", "unknown field"),
         (_test(kind="stdio", input="1"), "tests[0].kind", 'need "mode": "stdio"'),
         (_test(kind="assert", input="assert ("), "tests[0].input", "not valid Python"),
+        (_test(kind="assert", input="1" + "+1" * 100_000), "tests[0].input", "too long"),
+        (_test(kind="assert", input="assert 1\0"), "tests[0].input", "null bytes"),
+        (_test(kind="call", input=[1, "\ud800"]), "tests[0].input[1]", "surrogate pair"),
         (_test(kind="assert", input="assert 1", expected=1), "tests[0].expected", "no expected"),
         (
             _with(ADD, reference=None, tests=[{"kind": "call", "input": [1]}]),
@@ -148,6 +151,16 @@ def test_not_json(tmp_path: Path) -> None:
     path.write_text(json.dumps(ADD) + "\n{not json}\n")
     with pytest.raises(DataError, match=r"mine\.jsonl, line 2: not valid JSON"):
         load_problems_jsonl(path)
+
+
+def test_line_nested_200000_deep(tmp_path: Path) -> None:
+    path = tmp_path / "mine.jsonl"
+    deep = '{"id": "d", "prompt": "", "entry_point": "f", "tests": ' + "[" * 200_000
+    path.write_text(json.dumps(ADD) + "\n" + deep + "]" * 200_000 + "}\n")
+    with pytest.raises(DataError) as info:
+        load_problems_jsonl(path)
+    assert (info.value.line, info.value.field) == (2, "tests")
+    assert "mine.jsonl, line 2, field tests: nested too deeply: 200001 levels" in str(info.value)
 
 
 def test_wrong_suffix(tmp_path: Path) -> None:

@@ -31,6 +31,10 @@ from octoroute.exceptions import DataError
 MAGIC = b"GGUF"
 # Arrays longer than this (tokenizer vocabularies, merges) are skipped, not kept in memory.
 _KEEP_ARRAY_MAX = 64
+# No header field is this long, nor nested this deep, nor has a tensor this many dimensions.
+_MAX_READ = 1 << 32
+_MAX_DEPTH = 16
+_MAX_DIMS = 16
 
 # value type -> struct format of a scalar
 _SCALARS: dict[int, str] = {
@@ -107,6 +111,8 @@ class _Reader:
         self.source = source
 
     def take(self, n: int) -> bytes:
+        if n > _MAX_READ:  # a damaged length: never ask read() to allocate it
+            raise DataError(self.source, f"implausible GGUF length {n} (truncated or damaged?)")
         data = self.f.read(n)
         if len(data) != n:
             raise DataError(self.source, "truncated GGUF header")
@@ -121,7 +127,9 @@ class _Reader:
             raise DataError(self.source, f"implausible GGUF string length {n}")
         return self.take(n).decode("utf-8", errors="replace")
 
-    def value(self, vtype: int) -> Any:
+    def value(self, vtype: int, depth: int = 0) -> Any:
+        if depth > _MAX_DEPTH:
+            raise DataError(self.source, f"GGUF arrays nested more than {_MAX_DEPTH} deep")
         if vtype in _SCALARS:
             return self.scalar(_SCALARS[vtype])
         if vtype == _STRING:
@@ -133,7 +141,7 @@ class _Reader:
                 # Skip fixed-size elements in one seek-free read.
                 self.take(count * struct.calcsize(_SCALARS[etype]))
                 return None
-            items = [self.value(etype) for _ in range(count)]
+            items = [self.value(etype, depth + 1) for _ in range(count)]
             return items if count <= _KEEP_ARRAY_MAX else None
         raise DataError(self.source, f"unknown GGUF value type {vtype}")
 
@@ -156,6 +164,8 @@ def read_gguf(f: BinaryIO, source: str = "<gguf>") -> GGUFInfo:
     for _ in range(n_tensors):
         name = r.string()
         n_dims = r.scalar("<I")
+        if n_dims > _MAX_DIMS:
+            raise DataError(source, f"tensor {name!r} has {n_dims} dimensions (damaged header?)")
         shape = tuple(r.scalar("<Q") for _ in range(n_dims))
         ggml_type = r.scalar("<I")
         r.scalar("<Q")  # data offset: not needed

@@ -232,7 +232,9 @@ def _read_stamp(path: Path) -> str | None:
     try:
         stamp = json.loads(_stamp_path(path).read_text())
         st = path.stat()
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # no stamp or a damaged one: hash again
+        return None
+    if not isinstance(stamp, dict):
         return None
     if stamp.get("size") == st.st_size and stamp.get("mtime_ns") == st.st_mtime_ns:
         value = stamp.get("sha256")

@@ -32,7 +32,6 @@ Every error names the file, the field, what was expected and what was found. The
 from __future__ import annotations
 
 import dataclasses
-import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +48,7 @@ from octoroute.arms.base import (
 from octoroute.arms.models import MODELS, model_path
 from octoroute.config import Settings
 from octoroute.exceptions import ConfigError, DataError
+from octoroute.textio import read_toml
 
 __all__ = ["DEFAULT", "ArmSpec", "CostSpec", "Pool", "default_pool", "load_pool"]
 
@@ -249,13 +249,7 @@ def load_pool(source: str | Path, arms: Sequence[str] | None = None) -> Pool:
     if str(source) == DEFAULT:
         return default_pool(arms)
     path = Path(source)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as e:
-        raise DataError(path, f"cannot read: {e.strerror or e}") from e
-    except tomllib.TOMLDecodeError as e:
-        raise DataError(path, f"not valid TOML: {e}") from e
-    return parse_pool(data, str(path)).select(arms)
+    return parse_pool(read_toml(path), str(path)).select(arms)
 
 
 # -- validation ------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import textwrap
 from collections.abc import Iterable, Sequence
 
 from octoroute.arms.base import Messages, PromptStyle
+from octoroute.textio import PYTHON_PARSE_ERRORS
 from octoroute.types import Problem, TestCase, TestKind
 
 __all__ = [
@@ -248,7 +249,7 @@ def _prompt_context(problem: Problem) -> tuple[list[str], list[str]]:
     """The prompt's import lines and helper definitions (everything but the entry point)."""
     try:
         module = ast.parse(problem.prompt)
-    except SyntaxError:
+    except PYTHON_PARSE_ERRORS:
         return [], []
     imports, helpers = [], []
     for node in module.body:

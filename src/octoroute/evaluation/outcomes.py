@@ -368,7 +368,7 @@ def from_store(
     """The attempts of an octoroute outcome log (one run and benchmark) as a matrix."""
     from octoroute.store import open_store
 
-    with open_store(path, create=False) as store:
+    with open_store(path, readonly=True) as store:
         attempts = list(store.attempts(run, benchmark=benchmark))
     return from_attempts(attempts, str(path), run=run, benchmark=benchmark, sizes=sizes)
 
@@ -379,7 +379,7 @@ def read_log(path: str | Path) -> list[Attempt]:
     if path.suffix.lower() in _STORE_SUFFIXES:
         from octoroute.store import open_store
 
-        with open_store(path, create=False) as store:
+        with open_store(path, readonly=True) as store:
             return list(store.attempts())
     from octoroute.store import read_attempts_jsonl
 

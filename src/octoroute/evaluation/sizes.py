@@ -42,6 +42,7 @@ from importlib import resources
 from pathlib import Path
 
 from octoroute.exceptions import DataError
+from octoroute.textio import read_json
 
 __all__ = [
     "DEFAULT_SIZES_FILE",
@@ -80,16 +81,10 @@ def load_sizes(path: str | Path) -> dict[str, float]:
     """Read a sizes file: a JSON object of model name to billions of parameters.
 
     Raises :class:`~octoroute.exceptions.DataError` naming the file (and the model, as the
-    field) for a file that is not such an object or a size that is not a positive number.
+    field) for a file that cannot be read, is not UTF-8 JSON, is not such an object, or holds
+    a size that is not a positive number.
     """
-    path = Path(path)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise DataError(path, f"cannot read the sizes file: {exc.strerror or exc}") from exc
-    except ValueError as exc:
-        raise DataError(path, f"not valid JSON: {exc}") from exc
-    return _check_sizes(data, path)
+    return _check_sizes(read_json(path), path)
 
 
 def _check_sizes(data: object, path: str | Path) -> dict[str, float]:

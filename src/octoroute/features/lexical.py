@@ -42,6 +42,7 @@ import numpy as np
 
 from octoroute.exceptions import ConfigError
 from octoroute.features.base import BaseFeaturizer, FloatArray
+from octoroute.textio import PYTHON_PARSE_ERRORS
 from octoroute.types import Problem, TestKind
 
 __all__ = ["DENSE_FEATURES", "KEYWORDS", "LexicalFeaturizer"]
@@ -209,7 +210,7 @@ def _signature(problem: Problem) -> list[float]:
     n_defs, imports = 0, 0.0
     try:
         tree: ast.Module | None = ast.parse(problem.prompt)
-    except (SyntaxError, ValueError):
+    except PYTHON_PARSE_ERRORS:
         tree = None
     if tree is not None:
         for node in ast.walk(tree):

@@ -30,6 +30,7 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 import numpy as np
 
 from octoroute.exceptions import DataError
+from octoroute.textio import read_json
 from octoroute.types import Decision
 
 __all__ = ["ArmModel", "BasePolicy", "Policy"]
@@ -277,14 +278,14 @@ class BasePolicy(abc.ABC):
     @classmethod
     def load(cls, path: str | Path) -> Self:
         """Build the policy saved at ``path`` by :meth:`save`."""
-        try:
-            data = json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
-            raise DataError(path, f"cannot read a saved policy: {exc}") from exc
+        data = read_json(path)
         if not isinstance(data, dict) or data.get("policy") != cls.name:
             found = data.get("policy") if isinstance(data, dict) else None
             raise DataError(path, f"holds policy {found!r}, not {cls.name!r}", field="policy")
-        return cls(**data["params"]).load_state(data["state"])
+        try:
+            return cls(**data["params"]).load_state(data["state"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:  # a state of another shape
+            raise DataError(path, f"not a saved {cls.name} policy: {exc!r}") from exc
 
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())

@@ -1,7 +1,8 @@
 """The outcome log: every attempt and decision, in one versioned SQLite file (WAL).
 
 Layout: :mod:`.schema` (tables and migrations), :mod:`.sqlite` (:class:`Store`: idempotent,
-crash-safe writes, resume keys), :mod:`.records` (runs, arms, decisions as read back),
+crash-safe writes, resume keys, read-only opening), :mod:`.runlock` (one writer per run),
+:mod:`.records` (runs, arms, decisions as read back),
 :mod:`.eval_arena` (published outcome matrices), :mod:`.stats` (summaries per arm),
 :mod:`.export` (JSONL, and Parquet with the ``parquet`` extra). The schema version this
 octoroute writes is :data:`octoroute.store.schema.SCHEMA_VERSION`.

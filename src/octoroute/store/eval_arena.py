@@ -15,6 +15,7 @@ disagree with those already imported raises :class:`~octoroute.exceptions.StoreC
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,17 +102,23 @@ def read_eval_arena(path: str | Path) -> list[OutcomeRow]:
 
 
 def import_eval_arena(
-    store: Store, path: str | Path, benchmark: str, *, tier: Tier | None = None
+    store: Store,
+    path: str | Path,
+    benchmark: str,
+    *,
+    tier: Tier | None = None,
+    rows: Sequence[OutcomeRow] | None = None,
 ) -> ImportResult:
     """Load a published outcome matrix into ``store`` as the run ``eval-arena/<file name>``.
 
     ``benchmark`` is the name the problems go under (``humaneval+``, ``mbpp+``), so that the
     published outcomes line up with octoroute's own attempts on the same problem ids. ``tier``
     is the tier ``pass1`` stands for (default: ``plus`` for a name ending in ``+``, else
-    ``base``).
+    ``base``). ``rows`` are the file's rows if already read (:func:`read_eval_arena`), so that
+    a caller can check the file before it opens, or creates, the store.
     """
     path = Path(path)
-    rows = read_eval_arena(path)
+    rows = read_eval_arena(path) if rows is None else rows
     tier = tier or (Tier.PLUS if benchmark.endswith("+") else Tier.BASE)
     if tier is Tier.VISIBLE:
         raise DataError(path, "published outcomes are graded on hidden tests, not visible ones")

@@ -13,7 +13,15 @@ whether the row was new, so a resumed run can simply skip the keys of :meth:`Sto
 Threads: a :class:`Store` holds one connection shared by every thread and serialises its use with
 a lock. SQLite admits one writer at a time anyway and each write takes well under a millisecond,
 so a lock costs nothing next to generation and execution. Several *processes* may open the same
-file: WAL lets readers run beside the writer and a busy writer is waited for (``timeout``).
+file: WAL lets readers run beside the writer and a busy writer is waited for (``timeout``). A
+writer claims its run (:meth:`Store.claim_run`, see :mod:`octoroute.store.runlock`): one writer
+per run, any number of runs written side by side.
+
+Readers: ``open_store(path, readonly=True)`` opens an existing log through SQLite's read-only
+mode, so the file is never created, migrated or written; it checks that the file is an
+octoroute store and runs ``PRAGMA quick_check`` first, so a damaged file is refused at once
+rather than half read. (Reading a WAL file that no writer has open, SQLite may leave its
+``-wal`` and ``-shm`` side files beside it, as its own shell does; the next writer removes them.)
 
 >>> from octoroute.types import Problem, Attempt
 >>> store = open_store(":memory:")
@@ -40,7 +48,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -48,6 +56,7 @@ from typing import Any
 from octoroute.exceptions import SchemaError, StoreConflict, StoreError
 from octoroute.store import schema
 from octoroute.store.records import ArmRecord, DecisionRecord, RunRecord
+from octoroute.store.runlock import PROCESS_LOCKS, FileKey
 from octoroute.types import (
     ArmErrorKind,
     Attempt,
@@ -153,7 +162,7 @@ def _dumps(value: Any, what: str) -> str:
 def _loads(text: str, what: str) -> Any:
     try:
         return json.loads(text)
-    except json.JSONDecodeError as exc:
+    except (ValueError, RecursionError) as exc:
         raise StoreError(f"corrupt {what} in the store: {exc}") from exc
 
 
@@ -268,7 +277,8 @@ def _attempt_from_row(row: Sequence[Any]) -> Attempt:
             started_at=r["started_at"],
             finished_at=r["finished_at"],
         )
-    except ValueError as exc:  # JSONDecodeError and unknown enum values are ValueErrors
+    # JSONDecodeError and unknown enum values are ValueErrors; a hand-made row may nest deeply.
+    except (ValueError, RecursionError) as exc:
         raise StoreError(f"corrupt attempt {r['id']} in the store: {exc}") from exc
 
 
@@ -294,9 +304,12 @@ class Store:
     Every method is safe to call from several threads (see the module docstring).
     """
 
-    def __init__(self, connection: sqlite3.Connection, path: str) -> None:
+    def __init__(
+        self, connection: sqlite3.Connection, path: str, file_key: FileKey | None = None
+    ) -> None:
         self._conn = connection
         self._lock = threading.RLock()
+        self._file_key = file_key
         self.path = path
 
     def __repr__(self) -> str:
@@ -309,9 +322,25 @@ class Store:
         self.close()
 
     def close(self) -> None:
-        """Close the connection. Further calls raise :class:`StoreError`."""
+        """Close the connection and release the runs claimed. Further calls raise
+        :class:`StoreError`."""
         with self._lock:
-            self._conn.close()
+            self._conn.close()  # before the run locks' descriptor may close (see runlock)
+            key, self._file_key = self._file_key, None
+            if key is not None:
+                PROCESS_LOCKS.detach(key, self)
+
+    def claim_run(self, run_id: str) -> None:
+        """Become the only writer of ``run_id`` in this file until the store is closed.
+
+        Every command that writes a run claims it first; claiming twice is a no-op. Raises
+        :class:`~octoroute.exceptions.RunBusy` while another process (or another store of this
+        process) writes the run. A process that ends, however it ends, releases its runs.
+        """
+        if not run_id:
+            raise StoreError("a run needs a non-empty id")
+        if self._file_key is not None:  # an in-memory store is private to its connection
+            PROCESS_LOCKS.claim(self._file_key, self.path, run_id, self)
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -696,16 +725,118 @@ def _enable_wal(conn: sqlite3.Connection, timeout: float) -> str:
             delay = min(2 * delay, 0.05)
 
 
-def open_store(path: str | Path, *, create: bool = True, timeout: float = 30.0) -> Store:
+def _database_error(name: str, exc: sqlite3.Error) -> StoreError:
+    """What SQLite's failure to open or check a file means, as a StoreError naming the file."""
+    code = getattr(exc, "sqlite_errorname", "")
+    if code == "SQLITE_NOTADB":
+        return SchemaError(f"{name}: not an octoroute store: not an SQLite database ({exc})")
+    if code == "SQLITE_CORRUPT":
+        return StoreError(f"{name}: the database is damaged (SQLite: {exc})")
+    if isinstance(exc, sqlite3.OperationalError):  # locked, read-only, disk full: not the format
+        return StoreError(f"{name}: cannot open: {exc}")
+    if isinstance(exc, sqlite3.DatabaseError):
+        return SchemaError(f"{name}: not an octoroute store: {exc}")
+    return StoreError(f"{name}: cannot open: {exc}")
+
+
+def _check_existing(file: Path, name: str) -> None:
+    """Refuse, without opening it, a path that cannot hold a store to read."""
+    try:
+        st = file.stat()
+    except FileNotFoundError:
+        raise StoreError(f"{name}: no such store") from None
+    except OSError as exc:
+        raise StoreError(f"{name}: cannot read: {exc.strerror or exc}") from exc
+    if file.is_dir():
+        raise StoreError(f"{name}: is a folder, not a store")
+    if st.st_size == 0:
+        raise SchemaError(f"{name}: an empty file (0 bytes), not an octoroute store")
+
+
+def _check_ours(conn: sqlite3.Connection, name: str) -> None:
+    """Refuse an SQLite file that is not an octoroute store of a version this one reads."""
+    (app_id,) = conn.execute("PRAGMA application_id").fetchone()
+    version = _read_version(conn, name) if app_id == APPLICATION_ID else 0
+    if version == 0:
+        tables = conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+        found = ", ".join(sorted(t[0] for t in tables)) or "none"
+        raise SchemaError(
+            f"{name}: not an octoroute store (an SQLite file of application {app_id:#x}, "
+            f"tables: {found})"
+        )
+    _check_version(version, name)
+    if version < schema.SCHEMA_VERSION:
+        raise SchemaError(
+            f"{name}: the store has schema version {version}, older than this octoroute's "
+            f"({schema.SCHEMA_VERSION}); a writing command (octoroute collect) migrates it"
+        )
+
+
+def _check_integrity(conn: sqlite3.Connection, name: str) -> None:
+    """``PRAGMA quick_check``: every page well formed (indexes are not compared with tables)."""
+    found = [line for row in conn.execute("PRAGMA quick_check(5)") for line in row[0].splitlines()]
+    if found != ["ok"]:
+        raise StoreError(f"{name}: the database is damaged (SQLite: {'; '.join(found[:5])})")
+
+
+def _check_readable(conn: sqlite3.Connection, name: str) -> None:
+    _check_ours(conn, name)
+    _check_integrity(conn, name)
+
+
+def _prepare_writable(conn: sqlite3.Connection, name: str, timeout: float) -> None:
+    conn.execute("PRAGMA foreign_keys = ON")
+    mode = _enable_wal(conn, timeout)
+    if name != ":memory:" and mode != "wal":
+        log.warning("%s: WAL mode unavailable (journal mode %s)", name, mode)
+    conn.execute("PRAGMA synchronous = NORMAL")
+    _migrate(conn, name)
+
+
+def _connect(
+    name: str, target: str, setup: Callable[[sqlite3.Connection], None], timeout: float, uri: bool
+) -> Store:
+    """Connect to ``target`` and ``setup`` the connection; SQLite's errors name ``name``."""
+    try:
+        conn = sqlite3.connect(
+            target, uri=uri, timeout=timeout, isolation_level=None, check_same_thread=False
+        )
+    except sqlite3.Error as exc:
+        raise _database_error(name, exc) from exc
+    try:
+        setup(conn)
+        return Store(conn, name, None if name == ":memory:" else PROCESS_LOCKS.attach(name))
+    except sqlite3.Error as exc:
+        conn.close()
+        raise _database_error(name, exc) from exc
+    except BaseException:
+        conn.close()
+        raise
+
+
+def open_store(
+    path: str | Path, *, create: bool = True, readonly: bool = False, timeout: float = 30.0
+) -> Store:
     """Open (creating it unless ``create`` is False) the outcome log at ``path``.
 
-    ``":memory:"`` opens a private in-memory store. ``timeout`` is how long a write waits for
-    another process's. Raises :class:`~octoroute.exceptions.SchemaError` for a file that is not
-    an octoroute store or whose schema is newer than this octoroute's, and
-    :class:`~octoroute.exceptions.StoreError` for any other failure to open.
+    ``":memory:"`` opens a private in-memory store. ``readonly`` opens an existing store to
+    read only (see the module docstring): nothing on disk is created or changed, and a file
+    that is empty, not SQLite, not an octoroute store or damaged is refused. ``timeout`` is how
+    long a write waits for another process's. Raises
+    :class:`~octoroute.exceptions.SchemaError` for a file that is not an octoroute store or
+    whose schema is newer than this octoroute's, and :class:`~octoroute.exceptions.StoreError`
+    for any other failure to open.
     """
     name = str(path)
     memory = name == ":memory:"
+    if readonly and not memory:
+        file = Path(name)
+        _check_existing(file, name)
+        # SQLite's read-only mode: the file is never written, whatever a statement tries.
+        uri = f"{file.resolve().as_uri()}?mode=ro"
+        return _connect(name, uri, lambda c: _check_readable(c, name), timeout, True)
     if not memory:
         file = Path(path)
         if not file.exists():
@@ -717,27 +848,4 @@ def open_store(path: str | Path, *, create: bool = True, timeout: float = 30.0) 
                 raise StoreError(f"{name}: cannot create the folder: {exc}") from exc
         elif file.is_dir():
             raise StoreError(f"{name}: is a folder, not a store")
-    try:
-        conn = sqlite3.connect(name, timeout=timeout, isolation_level=None, check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise StoreError(f"{name}: cannot open: {exc}") from exc
-    try:
-        conn.execute("PRAGMA foreign_keys = ON")
-        mode = _enable_wal(conn, timeout)
-        if not memory and mode != "wal":
-            log.warning("%s: WAL mode unavailable (journal mode %s)", name, mode)
-        conn.execute("PRAGMA synchronous = NORMAL")
-        _migrate(conn, name)
-    except sqlite3.OperationalError as exc:  # locked, read-only, disk full: not a format issue
-        conn.close()
-        raise StoreError(f"{name}: cannot open: {exc}") from exc
-    except sqlite3.DatabaseError as exc:
-        conn.close()
-        raise SchemaError(f"{name}: not an octoroute store: {exc}") from exc
-    except sqlite3.Error as exc:
-        conn.close()
-        raise StoreError(f"{name}: cannot open: {exc}") from exc
-    except BaseException:
-        conn.close()
-        raise
-    return Store(conn, name)
+    return _connect(name, name, lambda c: _prepare_writable(c, name, timeout), timeout, False)

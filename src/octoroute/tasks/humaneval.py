@@ -19,6 +19,7 @@ from octoroute.config import Settings
 from octoroute.exceptions import DataError
 from octoroute.tasks.examples import parse_examples
 from octoroute.tasks.io import Record, read_jsonl, resolve_data_file
+from octoroute.textio import PYTHON_PARSE_ERRORS, python_error
 from octoroute.types import Compare, Problem, TestCase, TestKind, Tier
 
 BENCHMARK = "humaneval"
@@ -79,7 +80,7 @@ def _segment(source: str, node: ast.stmt) -> str:
         text = textwrap.dedent(text)
         try:
             compile(text, "<test>", "exec")
-        except SyntaxError:
+        except PYTHON_PARSE_ERRORS:
             text = None
     return text if text is not None else ast.unparse(node)
 
@@ -107,8 +108,8 @@ def split_check(test_source: str, origin: Record) -> tuple[str, list[str]]:
     """
     try:
         module = ast.parse(test_source)
-    except SyntaxError as exc:
-        raise origin.error(f"not valid Python: {exc.msg} (line {exc.lineno})", "test") from exc
+    except PYTHON_PARSE_ERRORS as exc:
+        raise origin.error(python_error(exc), "test") from exc
     check = None
     harness: list[str] = []
     for node in module.body:
@@ -138,7 +139,7 @@ def prompt_helpers(prompt: str, entry_point: str) -> str:
     """
     try:
         module = ast.parse(prompt)
-    except SyntaxError:
+    except PYTHON_PARSE_ERRORS:
         return prompt
     kept = [
         _segment(prompt, node)

@@ -2,7 +2,8 @@
 
 Every failure raises :class:`~octoroute.exceptions.DataError` naming the file, the line and,
 where one is at fault, the field: a missing file, a truncated or corrupt gzip stream, bytes that
-are not UTF-8, a line that is not JSON, a missing field, a field of the wrong type.
+are not UTF-8, a line that is not JSON (or nested deeper than Python decodes, see
+:mod:`octoroute.textio`), a missing field, a field of the wrong type.
 
 >>> rec = Record("a.jsonl", 3, {"id": "a", "n": 2})
 >>> rec.get("n", float)
@@ -16,7 +17,6 @@ octoroute.exceptions.DataError: a.jsonl, line 3, field id: expected an integer, 
 from __future__ import annotations
 
 import gzip
-import json
 import re
 import zlib
 from collections.abc import Iterator, Mapping
@@ -26,6 +26,7 @@ from typing import Any, TypeVar, cast
 
 from octoroute.config import Settings
 from octoroute.exceptions import DataError
+from octoroute.textio import decode_utf8, parse_json, parse_json_at, read_error
 
 _T = TypeVar("_T")
 _D = TypeVar("_D")
@@ -59,7 +60,10 @@ def describe(value: Any) -> str:
     'an array ([1, 2])'
     """
     name = _JSON_NAMES.get(type(value), type(value).__name__)
-    text = repr(value)
+    try:
+        text = repr(value)
+    except RecursionError:  # a value nested nearly as deep as the decoder goes
+        text = "..."
     if len(text) > 40:
         text = text[:37] + "..."
     return name if value is None else f"{name} ({text})"
@@ -124,19 +128,6 @@ class Record:
         return [self.check(v, item_kind, f"{name}[{i}]") for i, v in enumerate(items)]
 
 
-def _open_error(path: Path, exc: OSError) -> DataError:
-    if isinstance(exc, FileNotFoundError):
-        return DataError(path, "no such file")
-    return DataError(path, f"cannot read file: {exc.strerror or exc}")
-
-
-def _decode_line(path: Path, raw: bytes, lineno: int) -> str:
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DataError(path, f"not UTF-8 text: {exc.reason}", line=lineno) from exc
-
-
 def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
     """Yield ``(line number, bytes)``; gzip damage is reported with the line it was reached on."""
     compressed = path.name.endswith(".gz")
@@ -153,7 +144,7 @@ def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
             line=lineno + 1,
         ) from exc
     except OSError as exc:
-        raise _open_error(path, exc) from exc
+        raise read_error(path, exc) from exc
 
 
 def read_jsonl(path: str | Path) -> Iterator[Record]:
@@ -163,27 +154,17 @@ def read_jsonl(path: str | Path) -> Iterator[Record]:
     """
     path = Path(path)
     for lineno, raw in _raw_lines(path):
-        text = _decode_line(path, raw, lineno)
+        text = decode_utf8(raw, path, line=lineno)
         if not text.strip():
             continue
-        try:
-            value = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                path, f"not valid JSON: {exc.msg} (column {exc.colno})", line=lineno
-            ) from exc
+        value = parse_json(text, path, line=lineno)
         if not isinstance(value, dict):
             raise DataError(path, f"expected an object, found {describe(value)}", line=lineno)
         yield Record(str(path), lineno, value)
 
 
 def _read_text(path: Path) -> str:
-    data = b"".join(raw for _, raw in _raw_lines(path))
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        raise DataError(path, f"not UTF-8 text: {exc.reason}", line=line) from exc
+    return decode_utf8(b"".join(raw for _, raw in _raw_lines(path)), path)
 
 
 def read_json_array(path: str | Path) -> Iterator[Record]:
@@ -193,7 +174,6 @@ def read_json_array(path: str | Path) -> Iterator[Record]:
     """
     path = Path(path)
     text = _read_text(path)
-    decoder = json.JSONDecoder()
 
     def line_at(pos: int) -> int:
         return text.count("\n", 0, pos) + 1
@@ -208,10 +188,7 @@ def read_json_array(path: str | Path) -> Iterator[Record]:
     if text.startswith("]", pos):
         return
     while True:
-        try:
-            value, end = decoder.raw_decode(text, pos)
-        except json.JSONDecodeError as exc:
-            raise fail(f"not valid JSON: {exc.msg}", exc.pos) from exc
+        value, end = parse_json_at(text, pos, path)
         if not isinstance(value, dict):
             raise fail(f"expected an object, found {describe(value)}", pos)
         yield Record(str(path), line_at(pos), value)

@@ -58,6 +58,7 @@ from typing import Any
 
 from octoroute.exceptions import DataError
 from octoroute.tasks.io import Record, describe, read_records
+from octoroute.textio import PYTHON_PARSE_ERRORS, python_error
 from octoroute.types import Problem, TestCase, TestKind, Tier
 
 _PROBLEM_FIELDS = frozenset(
@@ -108,8 +109,8 @@ def _parse_test(test: Record, mode: str, has_reference: bool) -> TestCase:
         test_input = test.get("input", str)
         try:
             ast.parse(test_input)
-        except SyntaxError as exc:
-            raise test.error(f"not valid Python: {exc.msg} (line {exc.lineno})", "input") from exc
+        except PYTHON_PARSE_ERRORS as exc:
+            raise test.error(python_error(exc), "input") from exc
         if has_expected:
             raise test.error("assert tests take no expected value", "expected")
     elif kind is TestKind.CALL:

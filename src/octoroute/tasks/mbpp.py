@@ -14,6 +14,7 @@ from pathlib import Path
 
 from octoroute.tasks.evalplus import MBPP_NOT_NONE_TASKS
 from octoroute.tasks.io import Record, read_json_array, resolve_data_file
+from octoroute.textio import PYTHON_PARSE_ERRORS, python_error
 from octoroute.types import Problem, TestCase, TestKind, Tier, Transform
 
 BENCHMARK = "mbpp"
@@ -34,7 +35,7 @@ def called_function(assert_source: str, code: str) -> str | None:
             for node in ast.walk(ast.parse(assert_source))
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
         ]
-    except SyntaxError:
+    except PYTHON_PARSE_ERRORS:
         return None
     try:
         defined = {
@@ -42,7 +43,7 @@ def called_function(assert_source: str, code: str) -> str | None:
             for node in ast.parse(code).body
             if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
         }
-    except SyntaxError:
+    except PYTHON_PARSE_ERRORS:
         defined = set()
     for name in calls:
         if name in defined:
@@ -54,7 +55,7 @@ def _imports_of(code: str) -> list[str]:
     """The top-level import statements of ``code``."""
     try:
         module = ast.parse(code)
-    except SyntaxError:
+    except PYTHON_PARSE_ERRORS:
         return []
     return [ast.unparse(n) for n in module.body if isinstance(n, ast.Import | ast.ImportFrom)]
 
@@ -71,8 +72,8 @@ def problem_from_record(record: Record) -> Problem:
     for i, source in enumerate(asserts):
         try:
             ast.parse(source)
-        except SyntaxError as exc:
-            raise record.error(f"not valid Python: {exc.msg}", f"test_list[{i}]") from exc
+        except PYTHON_PARSE_ERRORS as exc:
+            raise record.error(python_error(exc), f"test_list[{i}]") from exc
     entry_point = called_function(asserts[0], code)
     if entry_point is None:
         raise record.error("the first assert calls no function", "test_list[0]")
