@@ -24,7 +24,7 @@ from octoroute.sandbox import Executor, prepare
 from octoroute.store import open_store, stats
 from octoroute.tasks import load_benchmark
 from octoroute.types import ArmErrorKind
-from tests.arms.conftest import FakeEndpoint, fake_endpoint, refused_url  # noqa: F401
+from tests.arms.conftest import FakeEndpoint, fake_endpoint, ok_json, refused_url  # noqa: F401
 
 SMOLLM = "smollm2-135m"
 
@@ -147,3 +147,43 @@ def test_one_run_is_collected_arm_by_arm(tmp_path: Path) -> None:
         assert {(a.arm, a.problem_id) for a in store.attempts("r")} == {
             (arm, p.id) for arm in "ab" for p in problems
         }
+
+
+def test_hostile_programs_are_logged_and_the_run_goes_on(
+    tmp_path: Path,
+    fake_endpoint: FakeEndpoint,  # noqa: F811
+) -> None:
+    """An arm that writes nothing but hostile programs (both red-team corpora and the
+    two-line forgery of issue 12): every one is judged and logged as a failure, and the run
+    finishes; a resumed run makes no attempt again."""
+    corpora = Path(__file__).resolve().parents[1].parent / "shared" / "redteam"
+    if not corpora.is_dir():
+        pytest.skip(f"red-team corpora not found at {corpora}")
+    programs = ['import os\n_ = os.write(4, b"\\x02\\x00\\x00\\x00\\xc2N")\n']
+    for name in ("humaneval0.jsonl", "executor-2.jsonl"):
+        for line in (corpora / name).read_text().splitlines():
+            row = json.loads(line)
+            # Rows that also hold a correct solution are left out: the arm's code extraction
+            # may keep only the function, which then rightly passes.
+            honest = "abs(numbers[i] - numbers[j])" in row["code"]
+            if row["expect"] == "fail" and row["problem"] == "HumanEval/0" and not honest:
+                programs.append(row["code"])
+    served = iter(programs * 2)
+    fake_endpoint.handler = lambda path, body: ok_json(f"```python\n{next(served)}```\n")
+    pool_file = tmp_path / "pool.toml"
+    pool_file.write_text(
+        f'[[arms]]\nname = "hostile"\nbackend = "openai"\nmodel = "fake-model"\n'
+        f'endpoint = "{fake_endpoint.url}"\nretries = 0\n'
+    )
+    pool = load_pool(pool_file)
+    with Executor(workers=1) as ex, open_store(tmp_path / "log.db") as store:
+        problem = _problems(ex, tmp_path, 1)[0]
+        cfg = CollectConfig("humaneval", samples=len(programs), temperature=0.5, max_tokens=64)
+        summary = collect(store, ex, pool, [problem], cfg, "hostile")
+        assert summary.recorded == len(programs) and summary.arm_errors == 0
+        attempts = list(store.attempts("hostile"))
+        assert len(attempts) == len(programs)
+        assert not [a.code for a in attempts if a.passed]
+        assert collect(store, ex, pool, [problem], cfg, "hostile").recorded == 0
+        # The executor is intact: the reference still passes.
+        assert ex.check(problem, problem.reference).passed

@@ -17,7 +17,7 @@ from rich.table import Table
 
 from octoroute.cli_progress import job_progress, prepare_with_bar
 from octoroute.config import Settings
-from octoroute.exceptions import OctorouteError
+from octoroute.exceptions import ConfigError, OctorouteError
 from octoroute.types import Problem, Tier, Verdict
 
 app = typer.Typer(
@@ -76,7 +76,7 @@ def validate(
             result = run_validation(
                 problems, ex, settings.cache_dir, on_step=lambda: bar.advance(task)
             )
-            layers = ex.isolation
+            layers, memory_bound = ex.isolation, ex.memory_bound
     except OctorouteError as e:
         _fail(e)
         return
@@ -88,6 +88,7 @@ def validate(
             "failed": sorted(result.failed),
             "reasons": result.failed,
             "isolation": list(layers),
+            "memory_bound": memory_bound,
         }
         print(json.dumps(out, indent=2))
     else:
@@ -99,6 +100,7 @@ def validate(
         for pid, why in sorted(result.failed.items()):
             Console().print(f"[red]{pid}[/red]: {why}")
         Console().print(f"isolation: {', '.join(layers)}")
+        Console().print(f"memory bound: {memory_bound}")
     raise typer.Exit(0 if not result.failed else 1)
 
 
@@ -151,10 +153,11 @@ def check(
         with Executor(workers=1) as ex:
             (prepared,) = prepare([problems[problem]], ex, Settings.from_env().cache_dir)
             verdict = ex.check(prepared, source)
+            memory_bound = ex.memory_bound
     except OctorouteError as e:
         _fail(e)
         return
-    out = verdict_json(verdict)
+    out = {**verdict_json(verdict), "memory_bound": memory_bound}
     if as_json:
         print(json.dumps(out, indent=2))
         return
@@ -165,6 +168,7 @@ def check(
     if verdict.feedback:
         Console().print(f"  first failing visible test: {verdict.feedback}")
     Console().print(f"  isolation: {', '.join(verdict.isolation)}")
+    Console().print(f"  memory bound: {memory_bound}")
     if verdict.flags:
         Console().print(f"  flags: {', '.join(verdict.flags)}")
 
@@ -240,18 +244,45 @@ def collect(
 
 @app.command()
 def rejudge(
-    db: Annotated[Path, typer.Option("--db", help="The outcome log (SQLite).")],
-    source: Annotated[str, typer.Option("--from-run", help="Run whose programs to re-judge.")],
-    benchmark: Annotated[str, typer.Option("--benchmark", help="Benchmark whose tests judge.")],
+    db: Annotated[Path | None, typer.Option("--db", help="The outcome log (SQLite).")] = None,
+    source: Annotated[
+        str | None, typer.Option("--from-run", help="Run whose programs to re-judge.")
+    ] = None,
+    benchmark: Annotated[
+        str | None, typer.Option("--benchmark", help="Benchmark whose tests judge.")
+    ] = None,
     run: Annotated[
         str | None, typer.Option("--run", help="New run id (default: rejudge/BENCHMARK).")
+    ] = None,
+    log: Annotated[
+        Path | None,
+        typer.Option("--log", help="An attempts export to judge again in place (with --out)."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Where --log's re-judged export goes.")
+    ] = None,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="JSON file listing every changed verdict.")
     ] = None,
     data: DataOpt = None,
     workers: WorkersOpt = None,
 ) -> None:
-    """Execute a logged run's programs again against another benchmark's tests (for example
-    humaneval to humaneval+), as a new run; nothing is generated again. Resumable.
+    """Execute logged programs again; nothing is generated again.
+
+    With --db, --from-run and --benchmark: a run's programs against another benchmark's tests
+    (for example humaneval to humaneval+), as a new run; resumable. With --log and --out: an
+    attempts export (such as the shipped recorded log) judged again in place by this executor,
+    every attempt on its own benchmark, repairs included; every verdict that changed is listed.
     """
+    if log is not None:
+        if out is None:
+            _fail(ConfigError("rejudge --log needs --out"))
+            return
+        _rejudge_log(log, out, report, data, workers)
+        return
+    if db is None or source is None or benchmark is None:
+        _fail(ConfigError("rejudge needs --db, --from-run and --benchmark (or --log and --out)"))
+        return
     from octoroute.rejudge import rejudge as run_rejudge
     from octoroute.sandbox import Executor
     from octoroute.store import open_store
@@ -275,6 +306,48 @@ def rejudge(
         f"({summary.skipped} already present, {summary.missing_problems} without a problem); "
         f"passed {summary.passed_before} before, {summary.passed_after} now"
     )
+
+
+def _rejudge_log(
+    log: Path, out: Path, report: Path | None, data: Path | None, workers: int | None
+) -> None:
+    import json
+
+    from octoroute.rejudge import rejudge_log
+    from octoroute.sandbox import Executor
+    from octoroute.store.export import write_records
+    from octoroute.tasks.io import read_jsonl
+
+    try:
+        records = [r.data for r in read_jsonl(log)]
+        benchmarks = sorted({str(r.get("benchmark")) for r in records})
+        with Executor(workers=workers) as ex, _progress() as bar:
+            problems = {
+                (p.benchmark, p.id): p
+                for name in benchmarks
+                for p in prepare_with_bar(bar, _load(name, data), ex)
+            }
+            task = bar.add_task("re-judging", total=len(records), rate="")
+            found = rejudge_log(records, problems, ex, on_attempt=lambda _: bar.advance(task))
+        write_records(found.records, out)
+    except OctorouteError as e:
+        _fail(e)
+        return
+    if report is not None:
+        summary = {"judged": found.judged, "changed": found.changed,
+                   "stale_repairs": found.stale_repairs}  # fmt: skip
+        report.write_text(json.dumps(summary, indent=1) + "\n", encoding="utf-8")
+    flipped = [c for c in found.changed if c["before"]["passed"] != c["after"]["passed"]]
+    Console().print(
+        f"{found.judged} attempts re-judged: {len(found.changed)} verdicts changed "
+        f"({len(flipped)} passed/failed), {len(found.stale_repairs)} repairs of a program whose "
+        f"visible verdicts changed; written to {out}"
+    )
+    for c in found.changed:
+        Console().print(
+            f"  {c['id']} {c['run_id']} {c['problem_id']} {c['arm']}: "
+            f"{c['before']['counts']} -> {c['after']['counts']}"
+        )
 
 
 def _register() -> None:

@@ -480,6 +480,20 @@ class Attempt:
             **_judged_fields(verdict),
         )
 
+    def with_verdict(self, verdict: Verdict | None) -> Attempt:
+        """This attempt (same run, key, parent and times) with the fields of a new verdict on
+        the same problem: what a fixed executor says of the same program.
+
+        >>> old = Attempt("r", "b", "P/1", "m", id=3, error=ArmErrorKind.TIMEOUT)
+        >>> old.with_verdict(None) == old
+        True
+        """
+        if (verdict is None) != (self.error is not None):
+            raise ValueError(f"attempt {tuple(self.key)}: a verdict exactly when there is code")
+        if verdict is not None and verdict.problem_id != self.problem_id:
+            raise ValueError(f"verdict is for {verdict.problem_id}, not for {self.problem_id}")
+        return replace(self, **_judged_fields(verdict)) if verdict is not None else self
+
 
 def _judged_fields(verdict: Verdict | None) -> dict[str, Any]:
     """An attempt's fields that come from its verdict (the defaults when not judged)."""

@@ -211,6 +211,7 @@ def test_hostile_output_bytes_are_a_verdict(
     hash floods) are judged fast, and the executor keeps its worker."""
     payload, why = _HOSTILE_PAYLOADS[name]
     problem = humaneval_plus["HumanEval/0"]
+    problem = dataclasses.replace(problem, tests=problem.tests[:10])
     workers = list(executor._pool.queue)  # the same workers serve the next check
     started = time.monotonic()
     outcomes = _fails(executor, problem, _DUMP.format(payload=payload))

@@ -14,8 +14,10 @@ number of objects. Code objects, references and every other marshal type are ref
 >>> decode(b"[\\xff\\xff\\xff\\x7f")                         # a 5-byte list of 2**31 items
 Traceback (most recent call last):
 ...
-octoroute.sandbox.codec.Undecodable: list of 2147483647 items in 4 bytes
+octoroute.sandbox.codec.Undecodable: list of 2147483647 items in 0 bytes
 >>> bounded_repr(list(range(10**6)), 20)
+'[0, 1, 2, 3, 4, 5...'
+>>> bounded_repr(list(range(100)), 20)
 '[0, 1, 2, 3, 4, 5...'
 """
 
@@ -236,14 +238,41 @@ class _Repr(reprlib.Repr):
         return repr(x[: self.maxstring])[: self.maxstring + 3]
 
 
+_EXACT_NODES = 10_000  # values up to this many objects are shown as ``repr`` shows them
+_EXACT_INT_BITS = 4_000
+
+
+def _small(value: Any) -> bool:
+    """Whether ``value`` has few enough objects (and small enough ints) for a whole ``repr``.
+
+    Walks at most :data:`_EXACT_NODES` objects, so it is cheap on anything.
+    """
+    todo = [value]
+    seen = 0
+    while todo:
+        x = todo.pop()
+        seen += 1
+        if seen > _EXACT_NODES:
+            return False
+        if isinstance(x, int) and x.bit_length() > _EXACT_INT_BITS:
+            return False
+        if isinstance(x, dict):
+            todo.extend(x.keys())
+            todo.extend(x.values())
+        elif isinstance(x, list | tuple | set | frozenset):
+            todo.extend(x)
+    return True
+
+
 def bounded_repr(value: Any, limit: int = 300) -> str:
     """A repr of ``value`` of at most ``limit`` characters, built in bounded time.
 
-    Containers are cut after a few dozen items and a few levels, so a huge or deeply shared
-    structure is never rendered whole before it is trimmed.
+    A value of modest size is shown as ``repr`` shows it, cut at ``limit`` (what repair prompts
+    have always shown); a large one is rendered by ``reprlib``, cut after a few dozen items and
+    a few levels, so a huge structure is never rendered whole before it is trimmed.
     """
     try:
-        text = _Repr(limit).repr(value)
+        text = repr(value) if _small(value) else _Repr(limit).repr(value)
     except Exception:  # noqa: BLE001 - plain data, but a repr must never break a verdict
         text = f"<unprintable {type(value).__name__}>"
     return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -139,12 +139,17 @@ def export_jsonl(
     A name ending in ``.gz`` is gzip-compressed; ``slim`` writes :func:`slim_dict` records.
     Returns the number of attempts written.
     """
-    out = Path(out)
     to_dict = slim_dict if slim else attempt_to_dict
+    return write_records((to_dict(a) for a in store.attempts(run, benchmark=benchmark)), out)
+
+
+def write_records(records: Iterable[Mapping[str, Any]], out: str | Path) -> int:
+    """Write JSON records to ``out`` atomically (gzip for a ``.gz`` name); how many."""
+    out = Path(out)
     n = 0
     with _atomic_path(out) as tmp, _open_text(tmp, out.name.endswith(".gz")) as fh:
-        for attempt in store.attempts(run, benchmark=benchmark):
-            fh.write(json.dumps(to_dict(attempt), ensure_ascii=False) + "\n")
+        for record in records:
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             n += 1
     return n
 
