@@ -89,6 +89,9 @@ class TestCase:
     compare: Compare = Compare.EXACT
     transform: Transform = Transform.NONE
     reference_cpu: float | None = None
+    expected_size: int | None = None
+    """Bytes of the reference's encoded output, when it was recorded: a program's reply to this
+    test may be a small multiple of it at most (a larger one cannot be equal)."""
 
     @property
     def visible(self) -> bool:

@@ -32,7 +32,6 @@ from octoroute.sandbox.compare import judge, judge_stdout
 from octoroute.sandbox.flags import static_flags
 from octoroute.sandbox.isolation import DEFAULT_LAYERS, TMP_INODES, ChildLimits, Layer
 from octoroute.sandbox.protocol import (
-    JOB_REPLY_CAP,
     NOTE_CAP,
     REPLY_CAP,
     FrameReader,
@@ -40,6 +39,7 @@ from octoroute.sandbox.protocol import (
     Kind,
     ProtocolError,
     Status,
+    reply_cap,
     wait_readable,
     write_frame,
 )
@@ -392,6 +392,7 @@ class Executor:
         budget_wall = budget * limits.wall_factor + limits.wall_extra * 4
         # One transform per problem (EvalPlus keys them by task), so the job carries one.
         transform = {t.transform.value for t in tests} or {"none"}
+        caps = [_cap(t) for t in tests]
         job = {
             "id": next(self._ids),
             "program": code,
@@ -399,7 +400,10 @@ class Executor:
             "program_mode": problem.program_mode,
             "harness": problem.harness,
             "transform": sorted(transform)[0],
-            "tests": [(t.kind.value, t.input, limits.cpu_limit(t), t.tier.value) for t in tests],
+            "tests": [
+                (t.kind.value, t.input, limits.cpu_limit(t), t.tier.value, cap)
+                for t, cap in zip(tests, caps, strict=True)
+            ],
             "budget_cpu": budget,
             "budget_wall": budget_wall,
             "wall_factor": limits.wall_factor,
@@ -410,7 +414,7 @@ class Executor:
         # Time to send the job and every result on top of running it (HumanEval+/15 moves
         # 147 MB of output), before the worker is declared hung.
         backstop = budget_wall + limits.default_cpu * limits.wall_factor + 30.0
-        backstop += JOB_REPLY_CAP / (16 << 20)
+        backstop += sum(caps) / (16 << 20)
         done = 0
 
         def take(index: int, raw: RawResult) -> None:
@@ -519,6 +523,19 @@ _STATUS = {
 }
 # The observations that can pass a test, each for one kind of test only.
 _PASSING = {Status.VALUE: TestKind.CALL, Status.STDOUT: TestKind.STDIO, Status.OK: TestKind.ASSERT}
+
+
+def _cap(test: TestCase) -> int:
+    """Bytes a reply to ``test`` may take (see :func:`~octoroute.sandbox.protocol.reply_cap`)."""
+    if not test.has_expected or test.kind is not TestKind.CALL:
+        return reply_cap(None)
+    size = test.expected_size
+    if size is None:  # expected outputs given in a problem file: measured once here
+        try:
+            size = len(codec.encode(test.expected))
+        except ValueError:
+            size = None
+    return reply_cap(size)
 
 
 def _trim(text: str, limit: int = _TRIM) -> str:

@@ -47,7 +47,6 @@ from octoroute.sandbox.isolation import (
 )
 from octoroute.sandbox.protocol import (
     CANDIDATE_CAPS,
-    JOB_REPLY_CAP,
     NOTE_CAP,
     REPLY_CAP,
     FrameReader,
@@ -360,7 +359,6 @@ class JobRun:
         self.cand: Candidate | None = None
         self.load_failure: Result | None = None
         self.cpu_spent = 0.0
-        self.reply_bytes = 0
         self.started = time.monotonic()
 
     def run(self, emit: Callable[[int, Result], None]) -> None:
@@ -369,20 +367,24 @@ class JobRun:
             # Set the harness up now: its setup overlaps with loading the candidate.
             self._harness()
         try:
-            for index, (kind, inp, cpu_limit, tier) in enumerate(self.job["tests"]):
-                res = self._test(kind, inp, cpu_limit, tier, timeouts)
+            for index, (kind, inp, cpu_limit, tier, cap) in enumerate(self.job["tests"]):
+                res = self._test(kind, inp, cpu_limit, tier, cap, timeouts)
                 self.cpu_spent += res[3]
                 if res[0] == Status.TIMEOUT:
                     timeouts[tier] = timeouts.get(tier, 0) + 1
-                if res[0] in (Status.VALUE, Status.STDOUT):
-                    self.reply_bytes += len(res[2])
                 emit(index, res)
         finally:
             if self.cand is not None:
                 self.b.close(self.cand)
 
     def _test(
-        self, kind: str, inp: Any, cpu_limit: float, tier: str, timeouts: dict[str, int]
+        self,
+        kind: str,
+        inp: Any,
+        cpu_limit: float,
+        tier: str,
+        cap: int,
+        timeouts: dict[str, int],
     ) -> Result:
         if timeouts.get(tier, 0) >= self.job["max_timeouts"]:
             return (Status.BUDGET, f"not run: a {tier} test timed out", b"", 0.0)
@@ -391,20 +393,13 @@ class JobRun:
             or time.monotonic() - self.started > self.job["budget_wall"]
         ):
             return (Status.BUDGET, "not run: check budget exhausted", b"", 0.0)
-        if self.reply_bytes > JOB_REPLY_CAP:
-            return (
-                Status.OUTPUT_LIMIT,
-                f"not run: over {JOB_REPLY_CAP >> 20} MiB of output",
-                b"",
-                0.0,
-            )
         wall = cpu_limit * self.job["wall_factor"] + self.job["wall_extra"]
         try:
             if kind == "assert":
                 return self.assert_test(inp, cpu_limit, wall)
             if kind == "stdio":
                 return self.stdio_test(inp, cpu_limit, wall)
-            return self.call_test(inp, cpu_limit, wall)
+            return self.call_test(inp, cpu_limit, wall, cap)
         except (OSError, ValueError, EOFError) as e:
             # A candidate that breaks the broker's plumbing fails the test; the broker goes on
             # with a fresh candidate and harness (whose conversation may have been cut short).
@@ -438,7 +433,7 @@ class JobRun:
         self.load_failure = (*_failure(got), used)
         return self.load_failure
 
-    def call_test(self, args: Any, cpu_limit: float, wall: float) -> Result:
+    def call_test(self, args: Any, cpu_limit: float, wall: float, cap: int) -> Result:
         if self.load_failure is not None:
             return (*self.load_failure[:3], 0.0)
         if self.cand is None:
@@ -449,7 +444,8 @@ class JobRun:
         c = self.cand
         before = c.cpu()
         self.b.send(c, Kind.CALL, codec.encode((args, self.job["transform"])))
-        got = self.b.await_frame(c, _CALL_CAPS, cpu_limit, wall)
+        # A reply larger than twice the reference's output cannot equal it: refused on sight.
+        got = self.b.await_frame(c, {**_CALL_CAPS, Kind.RESULT: cap}, cpu_limit, wall)
         if isinstance(got, Death):
             self.cand = None
             return (got.status, got.detail, b"", cpu_limit if got.status == Status.TIMEOUT else 0.0)
@@ -564,8 +560,6 @@ class JobRun:
             self.cand = None
         if kind in (Kind.EXIT, Kind.BAD_TYPE):
             return (*_failure(got), used), used
-        if kind is Kind.RESULT:
-            self.reply_bytes += len(body)
         return bytes([int(kind)]) + body, used
 
     def _harness(self) -> Candidate:

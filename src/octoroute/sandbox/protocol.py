@@ -22,9 +22,19 @@ REPLY_CAP = 32 << 20
 """Bytes of one encoded output a candidate may send (HumanEval+/130 needs about 9 MiB)."""
 NOTE_CAP = 64 << 10
 """Bytes of any other candidate frame (an exception, a syntax error, a type name)."""
-JOB_REPLY_CAP = 256 << 20
-"""Bytes of output (values and stdout) one job may return in all; HumanEval+/15's reference
-returns 147 MB over its plus tests. Past it, the job's remaining tests are ``output_limit``."""
+
+
+def reply_cap(expected_size: int | None) -> int:
+    """Bytes a reply to a call test may take: twice what the reference's output took, and
+    64 KiB more (an equal value may be encoded larger, 2.0 for 2), never above
+    :data:`REPLY_CAP`; :data:`REPLY_CAP` where no reference output is known.
+
+    >>> reply_cap(5), reply_cap(None) == REPLY_CAP
+    (65546, True)
+    """
+    if expected_size is None:
+        return REPLY_CAP
+    return min(REPLY_CAP, 2 * expected_size + (64 << 10))
 
 
 class Kind(enum.IntEnum):

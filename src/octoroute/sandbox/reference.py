@@ -64,7 +64,10 @@ def _apply(p: Problem, results: Sequence[RawResult]) -> Problem:
         ok = status in (Status.VALUE, Status.STDOUT, Status.OK)
         if ok and t.kind is TestKind.CALL and not t.has_expected:
             try:
-                t = dataclasses.replace(t, expected=codec.decode(payload), has_expected=True)
+                expected = codec.decode(payload)
+                t = dataclasses.replace(
+                    t, expected=expected, has_expected=True, expected_size=len(payload)
+                )
             except codec.Undecodable as e:
                 ok, status, detail = False, Status.OUTPUT_LIMIT, str(e)
         if not ok:
