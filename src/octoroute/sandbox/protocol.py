@@ -18,8 +18,10 @@ import struct
 from collections.abc import Mapping
 
 HEADER = struct.Struct("<IB")
-REPLY_CAP = 32 << 20
-"""Bytes of one encoded output a candidate may send (HumanEval+/130 needs about 9 MiB)."""
+REPLY_CAP = 64 << 20
+"""Bytes of one encoded output a candidate may send: Mbpp/255's reference needs 54 MiB on one
+plus input (in marshal format 2, which repeats what format 4 would share), and returns 1.1 GB
+on another, which is dropped as the reference's own failure."""
 NOTE_CAP = 64 << 10
 """Bytes of any other candidate frame (an exception, a syntax error, a type name)."""
 
