@@ -166,7 +166,7 @@ def check(
     for tier, ok in out["tiers"].items():
         Console().print(f"  {tier}: {'pass' if ok else 'fail'}")
     if verdict.feedback:
-        Console().print(f"  first failing visible test: {verdict.feedback}")
+        Console().print(f"  first failing visible test: {escape(repr(verdict.feedback))}")
     Console().print(f"  isolation: {', '.join(verdict.isolation)}")
     Console().print(f"  memory bound: {memory_bound}")
     if verdict.flags:
