@@ -97,8 +97,16 @@ def test_special_oracles() -> None:
 def test_stdout() -> None:
     assert judge_stdout("1 2\n3\n", "1 2   \n3") is Outcome.PASS
     assert judge_stdout("0.5\n", "0.5000000001\n") is Outcome.PASS
-    assert judge_stdout("2\n", "2.0\n") is Outcome.PASS
+    assert judge_stdout("2.0\n", "2\n") is Outcome.PASS
     assert judge_stdout("1000000\n", "1000000.09\n") is Outcome.WRONG_ANSWER
+    # Integers as written; no number parsed from what Python's int() and float() also accept.
+    big = "1" + "0" * 5000  # beyond int()'s 4,300 digits, where a float() fallback gives inf
+    for wrong in ("inf", "9" * 5000, "1" + "0" * 4999 + "1"):
+        assert judge_stdout(big, wrong) is Outcome.WRONG_ANSWER
+    for exp, act in [("7", "07"), ("7", "+7"), ("7", "\u0667"), ("7", "7.0"), ("10", "1_0"),
+                     ("1000", "1e3"), ("0", "-0"), ("0", "1e-400"), ("0.5", "nan"),
+                     ("1e308", "inf"), ("0.5", "\u0660.5")]:  # fmt: skip
+        assert judge_stdout(exp, act) is Outcome.WRONG_ANSWER, (exp, act)
     assert judge_stdout("1\n", "2\n") is Outcome.WRONG_ANSWER
     assert judge_stdout("1\n2\n", "1\n") is Outcome.WRONG_ANSWER
 
@@ -403,3 +411,13 @@ def test_evalplus_find_zero_defect() -> None:
         "humaneval", _program(root), [list(ROOTS)], "find_zero", [1.0], 1e-4, [0.0]
     )
     assert (status, list(details)) == ("fail", [])
+
+
+def test_a_set_compared_output_cannot_flood_the_hash_table() -> None:
+    import time
+
+    crowd = [k * (2**61 - 1) for k in range(1, 20_000)]
+    started = time.monotonic()
+    assert judge([1, 2], crowd, 0.0, Compare.SET) is Outcome.WRONG_ANSWER
+    assert time.monotonic() - started < 0.5
+    assert judge([1, 2], (2, 1, 1), 0.0, Compare.SET) is Outcome.PASS

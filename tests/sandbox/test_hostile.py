@@ -14,14 +14,16 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
-from octoroute.exceptions import IsolationUnavailable
-from octoroute.sandbox import Executor, Layer, Limits
+from octoroute.exceptions import ConfigError, IsolationUnavailable
+from octoroute.sandbox import Executor, Layer, Limits, prepare
 from octoroute.sandbox import cgroup as cgroup_module
 from octoroute.sandbox.isolation import ChildLimits
 from octoroute.sandbox.protocol import Kind
+from octoroute.tasks import load_benchmark
 from octoroute.types import Outcome, Problem, TestCase, TestKind, Tier
 
 PASSING = "def has_close_elements(numbers, threshold):\n    return False\n"
@@ -481,3 +483,112 @@ def test_no_cgroup_is_left_behind() -> None:
 def test_layers_are_reported_with_each_verdict(executor: Executor) -> None:
     v = executor.check(_probe(1), "def f():\n    return 1\n")
     assert set(v.isolation) == set(executor.isolation)
+
+
+# -- found by a red-team review of the rebuilt executor ----------------------------------------
+
+
+def test_the_harness_draws_the_same_random_inputs_for_every_program(
+    executor: Executor, cache_dir: Path
+) -> None:
+    """HumanEval/50's tests draw their inputs from ``random``: every check of one program sees
+    the same ones, whatever the harness served before."""
+    (problem,) = prepare([p for p in load_benchmark("humaneval") if p.id == "HumanEval/50"],
+                         executor, cache_dir)  # fmt: skip
+    wrong_on_some = (
+        "def encode_shift(s):\n    return ''.join(chr(((ord(ch) + 5 - ord('a')) % 26) + ord('a')) for ch in s)\n"
+        "def decode_shift(s):\n"
+        "    out = ''.join(chr(((ord(ch) - 5 - ord('a')) % 26) + ord('a')) for ch in s)\n"
+        "    return '' if out.startswith(('z', 'q')) else out\n"
+    )
+    verdicts = {executor.check(problem, wrong_on_some).passed for _ in range(6)}
+    assert len(verdicts) == 1
+
+
+def test_a_program_cannot_compute_after_saying_it_is_done(executor: Executor) -> None:
+    """stdin/stdout: the result frame only counts once the program has exited within its
+    limits."""
+    problem = Problem(
+        id="double", benchmark="unit", prompt="", entry_point="", reference="",
+        program_mode=True,
+        tests=(TestCase(TestKind.STDIO, Tier.BASE, "21\n", "42\n", has_expected=True,
+                        reference_cpu=0.01),),
+    )  # fmt: skip
+    late = (
+        "import os, struct\n"
+        "os.write(4, struct.pack('<IB', 1, 0xC2))\n"
+        "n = int(input())\n"
+        "x = 0\n"
+        "for i in range(30_000_000):\n    x += i\n"
+        "print(n * 2)\n"
+    )
+    assert _fails(executor, problem, late) == {Outcome.TIMEOUT}
+    assert executor.check(problem, "print(int(input()) * 2)\n").passed
+
+
+def test_a_program_too_deep_for_the_flag_scanner_is_still_judged(executor: Executor) -> None:
+    branches = "".join(f"    elif x == {i}:\n        return {i * i}\n" for i in range(1, 600))
+    code = "def f():\n    x = 3\n    if x == 0:\n        return 0\n" + branches + "    return x\n"
+    assert executor.check(_probe(9), code).passed
+
+
+def test_a_program_that_stops_reading_its_input_times_out(executor: Executor) -> None:
+    """It says it is loaded, then sleeps: an input larger than the pipe's buffer must not
+    stall the broker until the backstop."""
+    problem = Problem(
+        id="sum", benchmark="unit", prompt="", entry_point="f", reference="",
+        tests=(TestCase(TestKind.CALL, Tier.VISIBLE, (list(range(100_000)),), 4999950000,
+                        has_expected=True, reference_cpu=0.01),),
+    )  # fmt: skip
+    code = (
+        "import os, struct, time\n"
+        "os.write(4, struct.pack('<IB', 1, 0xC1))\n"
+        "time.sleep(10 ** 6)\n"
+        "def f(x):\n    return sum(x)\n"
+    )
+    workers = list(executor._pool.queue)
+    started = time.monotonic()
+    assert _fails(executor, problem, code) == {Outcome.TIMEOUT}
+    assert time.monotonic() - started < 15
+    assert {id(w) for w in executor._pool.queue} == {id(w) for w in workers}
+
+
+def test_an_assert_test_is_bounded_by_its_wall_limit_not_per_call(executor: Executor) -> None:
+    """A test that calls the program twenty times gets the test's wall limit, not twenty."""
+    problem = Problem(
+        id="slow", benchmark="unit", prompt="", entry_point="f", reference="",
+        tests=(
+            TestCase(TestKind.CALL, Tier.VISIBLE, (1,), 2, has_expected=True, reference_cpu=0.01),
+            TestCase(TestKind.ASSERT, Tier.BASE,
+                     "for i in range(20):\n    assert candidate(i) == 2 * i", reference_cpu=0.01),
+        ),
+    )  # fmt: skip
+    code = "import time\ndef f(x):\n    time.sleep(1.2)\n    return 2 * x\n"
+    workers = list(executor._pool.queue)
+    started = time.monotonic()
+    v = executor.check(problem, code)
+    assert time.monotonic() - started < 15
+    assert [t.outcome for t in v.tests] == [Outcome.PASS, Outcome.TIMEOUT]  # 1.2 s < 1.75 s
+    assert {id(w) for w in executor._pool.queue} == {id(w) for w in workers}
+
+
+def test_an_unprepared_problem_is_refused(executor: Executor) -> None:
+    """Without expected outputs any value would pass: check() wants a prepared problem."""
+    problem = Problem("raw", "unit", "", "f", "", (TestCase(TestKind.CALL, Tier.BASE, (1,)),))
+    with pytest.raises(ConfigError, match="no expected output"):
+        executor.check(problem, "def f(x):\n    return 0\n")
+
+
+@pytest.mark.slow
+def test_the_harness_cpu_spent_by_earlier_jobs_does_not_reach_a_later_one() -> None:
+    """Twelve jobs that make the harness decode 7 million list items (5 s of its CPU each):
+    an honest job after them is judged as on a fresh worker."""
+    first = Problem("h", "unit", "", "f", "def f(x):\n    return x\n",
+                    (TestCase(TestKind.ASSERT, Tier.BASE, "assert f(0) == 0"),))  # fmt: skip
+    later = Problem("g", "unit", "", "f", "def f(x):\n    return x\n", tuple(
+        TestCase(TestKind.ASSERT, Tier.BASE, "assert f(list(range(10**6)))[-1] == 10**6 - 1")
+        for _ in range(3)))  # fmt: skip
+    with Executor(workers=1) as ex:
+        for _ in range(12):
+            ex.check(first, "def f(x):\n    return [[]] * 7_000_000\n")
+        assert ex.check(later, "def f(x):\n    return x\n").passed

@@ -257,6 +257,8 @@ def _small(value: Any) -> bool:
             return False
         if isinstance(x, int) and x.bit_length() > _EXACT_INT_BITS:
             return False
+        if isinstance(x, str | bytes) and len(x) > _EXACT_NODES:
+            return False  # its repr alone could take several times its size
         if isinstance(x, dict):
             todo.extend(x.keys())
             todo.extend(x.values())

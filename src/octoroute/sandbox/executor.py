@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from octoroute.exceptions import IsolationUnavailable, SandboxError
+from octoroute.exceptions import ConfigError, IsolationUnavailable, SandboxError
 from octoroute.sandbox import cgroup, codec
 from octoroute.sandbox.compare import judge, judge_stdout
 from octoroute.sandbox.flags import static_flags
@@ -461,12 +461,20 @@ class Executor:
         """Judge ``code`` on ``problem``'s tests (optionally only some tiers).
 
         Whatever the program does, this returns a verdict; it raises only when the executor
-        itself cannot run (:class:`~octoroute.exceptions.SandboxError`).
+        itself cannot run (:class:`~octoroute.exceptions.SandboxError`), or when a call or
+        stdin/stdout test has no expected output (the problem was not prepared: ConfigError).
         """
         wanted = set(tiers) if tiers is not None else None
         indexed = [
             (i, t) for i, t in enumerate(problem.tests) if wanted is None or t.tier in wanted
         ]
+        unprepared = [i for i, t in indexed if t.kind is not TestKind.ASSERT and not t.has_expected]
+        if unprepared:
+            # Without an expected output any value would pass: only references run that way.
+            raise ConfigError(
+                f"{problem.id}: test {unprepared[0]} has no expected output; judge prepared "
+                "problems (octoroute.sandbox.prepare), or use run_raw"
+            )
         tests = [t for _, t in indexed]
         start = time.monotonic()
         verdicts: list[TestVerdict] = []

@@ -54,8 +54,10 @@ from octoroute.sandbox.protocol import (
     Kind,
     ProtocolError,
     Status,
+    encode,
     read_frame,
     wait_readable,
+    wait_writable,
     write_frame,
 )
 
@@ -68,6 +70,7 @@ WARM_MODULES = (
 )  # fmt: skip
 
 _STREAM_CAP = 8 << 20  # stdout / stderr bytes a child may write
+_HARNESS_CPU = 10.0  # CPU seconds a harness may have spent and still start a job
 _NOTE_TEXT = 500  # characters of a candidate's note (exit code, type name) kept
 
 Result = tuple[str, str, bytes, float]
@@ -181,6 +184,8 @@ class Broker:
         req_w, resp_r, out_r, err_r = self.spare
         self.spare = None
         pid = int(self.zygote.recv(32).decode())
+        # Writes to a candidate never block: one that stops reading would stall the broker.
+        os.set_blocking(req_w, False)
         return Candidate(pid, req_w, FrameReader(resp_r, _LOAD_CAPS), out_r, err_r, False)
 
     def _request_and_collect(self) -> Candidate:
@@ -209,9 +214,7 @@ class Broker:
         the candidate closed its reply pipe: it gets a moment to exit, and is killed (as a
         violation) if it lives on without a way to answer.
         """
-        for fd in (c.req, c.resp.fd, c.out, c.err):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+        self.release(c)
         if kill:
             self._kill(c.pid)
             return Death(Status.CRASH, "killed")
@@ -221,6 +224,13 @@ class Broker:
             return Death(Status.VIOLATION, "closed its reply channel and went on running")
         status, cpu = reaped
         return self._death(status, cpu, c)
+
+    @staticmethod
+    def release(c: Candidate) -> None:
+        """Close the broker's ends of a candidate's pipes."""
+        for fd in (c.req, c.resp.fd, c.out, c.err):
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     @staticmethod
     def _kill(pid: int) -> None:
@@ -335,13 +345,33 @@ class Broker:
         self.close(c)
         return Death(status, detail)
 
-    def send(self, c: Candidate, kind: Kind, payload: bytes) -> bool:
-        """Send a frame; False if the candidate already closed its end."""
-        try:
-            write_frame(c.req, kind, payload)
-            return True
-        except OSError:
-            return False
+    def send(self, c: Candidate, kind: Kind, payload: bytes, deadline: float | None = None) -> bool:
+        """Send a frame; False if the peer closed its end, or (a candidate, whose pipe is
+        non-blocking) has not read it all by ``deadline``."""
+        return self._write(c, kind, payload, deadline) is None
+
+    @staticmethod
+    def _write(c: Candidate, kind: Kind, payload: bytes, deadline: float | None) -> str | None:
+        """None once the frame is written; else ``"closed"`` or ``"late"``."""
+        data = memoryview(encode(kind, payload))
+        while data:
+            try:
+                data = data[os.write(c.req, data) :]
+            except (BlockingIOError, InterruptedError):
+                left = (deadline or time.monotonic() + 1.0) - time.monotonic()
+                if left <= 0 or not wait_writable(c.req, left):
+                    return "late"
+            except OSError:
+                return "closed"
+        return None
+
+    def send_or_kill(self, c: Candidate, kind: Kind, payload: bytes, wall: float) -> Death | None:
+        """Send a frame to a candidate within ``wall`` seconds, or end it: a program that will
+        not read its input (it sleeps with a full pipe) times out like one that will not answer.
+        One that closed its end is left for the next read to find out how it ended."""
+        if self._write(c, kind, payload, time.monotonic() + wall) != "late":
+            return None
+        return self._kill_with(c, Status.TIMEOUT, f"input not read within {wall:.2f}s")
 
     # -- jobs -----------------------------------------------------------------------------------
     def run_job(self, job: dict[str, Any], emit: Callable[[int, Result], None]) -> None:
@@ -419,12 +449,14 @@ class JobRun:
             cpu_limit = max(cpu_limit, load_cpu)
         c = self.b.spawn(program_mode)
         payload = marshal.dumps((self.job["program"], self.job["entry"], program_mode, stdin))
-        self.b.send(c, Kind.PROGRAM, payload)
+        started = time.monotonic()
         caps = _PROGRAM_CAPS if program_mode else _LOAD_CAPS
-        got = self.b.await_frame(c, caps, cpu_limit, wall)
+        got = self.b.send_or_kill(c, Kind.PROGRAM, payload, wall) or self.b.await_frame(
+            c, caps, cpu_limit, wall - (time.monotonic() - started)
+        )
         used = c.cpu()
         if program_mode:
-            return self._program_result(c, got, used)
+            return self._program_result(c, got, used, cpu_limit, started + wall)
         if not isinstance(got, Death) and got[0] is Kind.LOADED:
             self.cand = c
             return None
@@ -443,9 +475,12 @@ class JobRun:
         assert self.cand is not None
         c = self.cand
         before = c.cpu()
-        self.b.send(c, Kind.CALL, codec.encode((args, self.job["transform"])))
+        started = time.monotonic()
+        dead = self.b.send_or_kill(c, Kind.CALL, codec.encode((args, self.job["transform"])), wall)
         # A reply larger than twice the reference's output cannot equal it: refused on sight.
-        got = self.b.await_frame(c, {**_CALL_CAPS, Kind.RESULT: cap}, cpu_limit, wall)
+        got = dead or self.b.await_frame(
+            c, {**_CALL_CAPS, Kind.RESULT: cap}, cpu_limit, wall - (time.monotonic() - started)
+        )
         if isinstance(got, Death):
             self.cand = None
             return (got.status, got.detail, b"", cpu_limit if got.status == Status.TIMEOUT else 0.0)
@@ -461,26 +496,49 @@ class JobRun:
         assert result is not None
         return result
 
-    def _program_result(self, c: Candidate, got: tuple[Kind, bytes] | Death, used: float) -> Result:
+    def _program_result(
+        self,
+        c: Candidate,
+        got: tuple[Kind, bytes] | Death,
+        used: float,
+        cpu_limit: float,
+        deadline: float,
+    ) -> Result:
         if isinstance(got, Death):
             return (got.status, got.detail, b"", used)
-        if got[0] is Kind.RESULT:
-            # Collect what is left on stdout until the program has exited.
-            deadline = time.monotonic() + 2.0
-            while time.monotonic() < deadline:
-                if not wait_readable([c.out], 0.05):
-                    continue
-                before = len(c.stdout)
-                self.b._drain(c, c.out)
-                if len(c.stdout) == before:
-                    break
-            out = bytes(c.stdout)
+        if got[0] is not Kind.RESULT:
             self.b.close(c)
-            if len(out) > _STREAM_CAP:
+            return (*_failure(got), used)
+        # The frame only says the program is done; its output counts once it has exited too,
+        # within what is left of its limits (it could otherwise send the frame first and go
+        # on computing).
+        while True:
+            self.b._drain(c, c.out)
+            self.b._drain(c, c.err)
+            if len(c.stdout) > _STREAM_CAP or c.err_bytes > _STREAM_CAP:
+                self.b.close(c)
                 return (Status.OUTPUT_LIMIT, "too much output", b"", used)
-            return (Status.STDOUT, "", out, used)
-        self.b.close(c)
-        return (*_failure(got), used)
+            try:
+                pid, status, usage = os.wait4(c.pid, os.WNOHANG)
+            except ChildProcessError:
+                pid = 0  # not reparented to the broker yet
+            if pid == c.pid:
+                used = usage.ru_utime + usage.ru_stime
+                break
+            used = max(used, c.cpu())
+            if used > cpu_limit or time.monotonic() > deadline:
+                self.b.close(c)
+                detail = f"still running after its result ({used:.2f}s cpu)"
+                return (Status.TIMEOUT, detail, b"", used)
+            wait_readable([fd for fd in (c.out, c.err) if fd not in c.closed], 0.01)
+        self.b._drain(c, c.out)
+        self.b.release(c)  # reaped already: its pid may be another process's by now
+        if used > cpu_limit:
+            return (Status.TIMEOUT, f"cpu {used:.2f}s", b"", used)
+        if not (os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+            death = self.b._death(status, used, c)
+            return (death.status, death.detail, b"", used)
+        return (Status.STDOUT, "", bytes(c.stdout), used)
 
     def assert_test(self, code: str, cpu_limit: float, wall: float) -> Result:
         h = self._harness()
@@ -505,7 +563,8 @@ class JobRun:
                 if candidate_failed is not None:
                     return (*candidate_failed[:3], spent)
                 return (*self._harness_result(body), spent)
-            reply, used = self._proxy_call(body, max(0.0, cpu_limit - spent), wall)
+            left = max(0.01, wall - (time.monotonic() - start))
+            reply, used = self._proxy_call(body, max(0.0, cpu_limit - spent), left)
             spent += used
             if isinstance(reply, tuple):
                 candidate_failed = candidate_failed or reply
@@ -548,8 +607,11 @@ class JobRun:
             args = codec.decode(args_payload)
         except codec.Undecodable as e:
             return (Status.HARNESS, f"harness sent bad arguments: {e}", b"", 0.0), 0.0
-        self.b.send(c, Kind.CALL, codec.encode((args, self.job["transform"])))
-        got = self.b.await_frame(c, _CALL_CAPS, cpu_left, wall)
+        started = time.monotonic()
+        dead = self.b.send_or_kill(c, Kind.CALL, codec.encode((args, self.job["transform"])), wall)
+        got = dead or self.b.await_frame(
+            c, _CALL_CAPS, cpu_left, wall - (time.monotonic() - started)
+        )
         if isinstance(got, Death):
             self.cand = None
             return (got.status, got.detail, b"", cpu_left), cpu_left
@@ -567,6 +629,11 @@ class JobRun:
         b = self.b
         if b.harness is not None and b.harness_job == self.job["id"]:
             return b.harness
+        if b.harness is not None and b.harness.cpu() > _HARNESS_CPU:
+            # Its CPU rlimit counts over every job it served: a new job gets a fresh harness
+            # long before it runs out, so no job inherits what earlier ones spent.
+            b.close(b.harness)
+            b.harness = None
         if b.harness is None:
             b.harness = self._spawn_harness()
         setup = marshal.dumps((self.job["harness"], self.job["entry"]))
@@ -709,25 +776,28 @@ class _Results:
     """Results on their way to the trusted process: sent in batches, never a job's worth."""
 
     BATCH_BYTES = 1 << 20
+    BATCH_SECONDS = 0.5
 
     def __init__(self, job_id: int) -> None:
         self.job_id = job_id
         self.pending: list[tuple[int, str, str, bytes, float]] = []
         self.size = 0
+        self.sent = time.monotonic()
 
     def add(self, index: int, result: Result) -> None:
-        """Queue one test's result; send the batch once it holds a megabyte of output."""
+        """Queue one test's result; send the batch once it holds a megabyte of output or half
+        a second has passed (so a worker killed by the backstop has reported what it did)."""
         status, detail, body, cpu = result
         self.pending.append((index, str(status), detail, body, cpu))
         self.size += len(body) + len(detail)
-        if self.size >= self.BATCH_BYTES:
+        if self.size >= self.BATCH_BYTES or time.monotonic() - self.sent > self.BATCH_SECONDS:
             self.flush()
 
     def flush(self) -> None:
         """Send what is queued as one ``TEST_RESULTS`` frame."""
         if self.pending:
             write_frame(1, Kind.TEST_RESULTS, codec.encode((self.job_id, self.pending)))
-        self.pending, self.size = [], 0
+        self.pending, self.size, self.sent = [], 0, time.monotonic()
 
 
 def main(config_hex: str) -> None:

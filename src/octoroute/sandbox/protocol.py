@@ -228,6 +228,16 @@ class FrameReader:
         return k, payload
 
 
+def wait_writable(fd: int, timeout: float) -> bool:
+    """Whether ``fd`` can be written to (or is closed) within ``timeout`` seconds."""
+    poller = select.poll()
+    poller.register(fd, select.POLLOUT | select.POLLERR | select.POLLHUP)
+    try:
+        return bool(poller.poll(max(0, int(timeout * 1000))))
+    except InterruptedError:
+        return False
+
+
 def wait_readable(fds: list[int], timeout: float) -> list[int]:
     """The descriptors among ``fds`` that are readable (or closed) within ``timeout`` seconds."""
     poller = select.poll()
