@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from octoroute.arms import OpenAICompatArm, PriceCost, PromptStyle, Sampling
+from octoroute.arms.prompts import instruct_messages
 from octoroute.types import ArmErrorKind, Problem
 
 from .conftest import FakeEndpoint, Reply, ok_json
@@ -63,6 +64,28 @@ def test_completion_style_posts_the_stub(fake_endpoint: FakeEndpoint, arm_for: A
     path, body, _ = fake_endpoint.requests[0]
     assert path == "/v1/completions" and body["prompt"] == PROBLEM.prompt and body["stop"]
     assert c.ok and c.code == PROBLEM.prompt + "    return 1\n"
+
+
+def test_instruct_style_prefills_the_answer_with_the_stub(
+    fake_endpoint: FakeEndpoint, arm_for: ArmFactory
+) -> None:
+    """The answer is prefilled up to the opened code block and the stub; whether the server
+    returns the prefill with the continuation (llama.cpp) or the continuation alone, the code
+    is the whole function."""
+    arm = arm_for(fake_endpoint.url, style=PromptStyle.INSTRUCT)
+    prefill_and_body = instruct_messages(PROBLEM)[1]["content"] + "    return 1\n"
+    for text in (prefill_and_body, "    return 1\n"):
+        fake_endpoint.handler = lambda path, body, text=text: ok_json(text)
+        c = arm.generate(PROBLEM)
+        assert c.ok and "return 1" in c.code and c.code.startswith("def f():"), c.code
+    path, body, _ = fake_endpoint.requests[-1]
+    assert path == "/v1/chat/completions"
+    user, answer = body["messages"]
+    assert user["role"] == "user" and "```\ndef f():" in user["content"]
+    assert answer["role"] == "assistant" and answer["content"].endswith(
+        "```python\n" + PROBLEM.prompt
+    )
+    assert "\n```" in body["stop"] and "\nassert " in body["stop"]
 
 
 def test_messages_are_sent_as_given(fake_endpoint: FakeEndpoint, arm_for: ArmFactory) -> None:

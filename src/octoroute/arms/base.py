@@ -47,10 +47,21 @@ Messages = Sequence[Mapping[str, str]]
 
 
 class PromptStyle(enum.StrEnum):
-    """How an arm is prompted: chat messages, or a raw prompt the model continues."""
+    """How an arm is prompted: chat messages, a raw prompt the model continues, or chat with a
+    prefilled answer."""
 
     CHAT = "chat"
     COMPLETION = "completion"
+    INSTRUCT = "instruct"
+    """EvalPlus's prompt for instruct models: the model's own chat template (the endpoint
+    applies it), an instruction, and an answer prefilled up to the opened code block (with the
+    function's stub when the prompt has one), cut at the closing fence or where test code
+    starts: no token goes to prose or to repeating the docstring."""
+
+    @property
+    def chat(self) -> bool:
+        """Whether requests go to the chat endpoint (every style but completion)."""
+        return self is not PromptStyle.COMPLETION
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,9 +244,12 @@ class ArmBase:
         if isinstance(task, Problem) and self.style is PromptStyle.COMPLETION:
             payload: str | Messages = prompts.completion_prompt(task)
             sampling = sampling.with_stop(prompts.completion_stops(task))
+        elif isinstance(task, Problem) and self.style is PromptStyle.INSTRUCT:
+            payload = prompts.instruct_messages(task)
+            sampling = sampling.with_stop(prompts.instruct_stops(task))
         elif isinstance(task, Problem):
             payload = prompts.chat_messages(task)
-        elif self.style is PromptStyle.CHAT:
+        elif self.style.chat:
             payload = list(task)
         else:
             payload = prompts.flatten_messages(task)
@@ -256,12 +270,13 @@ class ArmBase:
             )
         latency = raw.latency if raw.latency is not None else time.perf_counter() - start
         style = self.style if isinstance(payload, str) else PromptStyle.CHAT
+        text, stop = raw.text, sampling.stop
+        instruct = self.style is PromptStyle.INSTRUCT and not isinstance(payload, str)
+        if isinstance(task, Problem) and instruct and not isinstance(payload, str):
+            # The server cut the continuation at the stops; the prefilled answer is ours.
+            text, stop = prompts.instruct_answer(payload, raw.text), ()
         code = prompts.extract_code(
-            raw.text,
-            problem,
-            style=style,
-            stop=sampling.stop,
-            truncated=raw.finish_reason == "length",
+            text, problem, style=style, stop=stop, truncated=raw.finish_reason == "length"
         )
         return Completion(
             arm=self.name,

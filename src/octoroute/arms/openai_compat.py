@@ -301,10 +301,10 @@ class OpenAICompatArm(ArmBase):
     def _tiny(self, model: str) -> tuple[bool, str]:
         """Ask ``model`` for one token: (answered, the ``model`` field of the answer)."""
         payload: str | Messages = (
-            [{"role": "user", "content": "Say OK."}] if self.style is PromptStyle.CHAT else "def"
+            [{"role": "user", "content": "Say OK."}] if self.style.chat else "def"
         )
         body = self._body(payload, Sampling(max_tokens=1), model)
-        path = "chat/completions" if self.style is PromptStyle.CHAT else "completions"
+        path = "chat/completions" if self.style.chat else "completions"
         try:
             data = self._post_once(path, body)
         except ArmFailure:

@@ -222,7 +222,7 @@ def repair_request(
     >>> req.messages[0]["content"].endswith("def f(x):\\n    pass\\n"), "\\n\\ndef " in req.stop
     (True, True)
     """
-    if style is PromptStyle.CHAT:
+    if style.chat:  # an instruct-style arm is asked to repair in plain chat too
         return RepairRequest(tuple(repair_messages(problem, code, feedback)))
     # One message, which a completion-style arm flattens back to exactly this text.
     text = repair_prompt(problem, code, feedback)
