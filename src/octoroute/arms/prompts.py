@@ -184,13 +184,21 @@ def instruct_messages(problem: Problem) -> list[dict[str, str]]:
     (['user', 'assistant'], True)
     """
     user = f"{INSTRUCTION}\n```\n{problem.prompt.strip(chr(10))}\n```\n"
-    examples = visible_examples(problem)
+    # Examples the prompt shows in any form (HumanEval's doctests, MBPP's asserts) are not
+    # repeated: EvalPlus's prompt is the task's text alone.
+    examples = [e for e in visible_examples(problem) if not _shows_call(problem, e)]
     if examples:
         user += "\nIt must pass these examples:\n```python\n" + "\n".join(examples) + "\n```\n"
     answer = f"{RESPONSE_PREFIX}\n```python\n"
     if has_stub(problem):
         answer += problem.prompt if problem.prompt.endswith("\n") else problem.prompt + "\n"
     return [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+
+
+def _shows_call(problem: Problem, example: str) -> bool:
+    """Whether the prompt already holds the call an ``assert f(...) == ...`` example makes."""
+    call = example.removeprefix("assert ").split(" == ", 1)[0].strip()
+    return bool(call) and call in problem.prompt
 
 
 def instruct_answer(messages: Messages, text: str) -> str:
