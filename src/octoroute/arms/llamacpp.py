@@ -126,6 +126,7 @@ class LlamaCppArm(ArmBase):
         timeout: float = 600.0,
         retries: int = 1,
         sha256: str | None = None,
+        cache_prompt: bool = True,
     ) -> None:
         self.name = name
         self.path = Path(path)
@@ -139,6 +140,7 @@ class LlamaCppArm(ArmBase):
         self.timeout = timeout
         self.retries = retries
         self.sha256 = sha256
+        self.cache_prompt = cache_prompt
         self._server: Any = None
         self._client: OpenAICompatArm | None = None
         self._lock = threading.Lock()
@@ -208,6 +210,9 @@ class LlamaCppArm(ArmBase):
                 retries=self.retries,
                 concurrency=self.parallel,
                 expect_gguf=self.path.name,
+                # Reuse the KV cache of the prompt prefix a request shares with the last one
+                # (the chat template, the system prompt, the instruction): said, not assumed.
+                extra_body={"cache_prompt": self.cache_prompt},
             )
 
     def close(self) -> None:

@@ -106,6 +106,7 @@ class OpenAICompatArm(ArmBase):
         max_backoff: float = 8.0,
         concurrency: int = 4,
         expect_gguf: str | None = None,
+        extra_body: Mapping[str, Any] | None = None,
     ) -> None:
         self.name = name
         self.model = model
@@ -121,6 +122,7 @@ class OpenAICompatArm(ArmBase):
         self.max_backoff = max_backoff
         self.concurrency = concurrency
         self.expect_gguf = expect_gguf
+        self.extra_body = dict(extra_body or {})
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max(1, concurrency))
@@ -183,7 +185,7 @@ class OpenAICompatArm(ArmBase):
             body["seed"] = sampling.seed
         if sampling.stop:
             body["stop"] = list(sampling.stop)
-        return body
+        return {**self.extra_body, **body}
 
     def _post_once(self, path: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """One POST; raise ArmFailure classified by what went wrong (retry decided by caller)."""
