@@ -187,3 +187,33 @@ def test_hostile_programs_are_logged_and_the_run_goes_on(
         assert collect(store, ex, pool, [problem], cfg, "hostile").recorded == 0
         # The executor is intact: the reference still passes.
         assert ex.check(problem, problem.reference).passed
+
+
+@pytest.mark.slow
+def test_collect_reproduces_the_shipped_log(tmp_path: Path) -> None:
+    """The recorded log is real: greedy decoding, the same arm and problem, the same answer
+    and verdict (two HumanEval problems with the 0.5B arm; 2 threads, as it was recorded)."""
+    from octoroute.demo import recorded_log
+    from octoroute.store import read_attempts_jsonl
+
+    arm = "qwen2.5-coder-0.5b"
+    if not model_status(arm).installed:
+        pytest.skip(f"{arm} is not installed: octoroute models install {arm}")
+    shipped = {
+        a.problem_id: a
+        for a in read_attempts_jsonl(recorded_log())
+        if a.run_id == "collect/humaneval" and a.arm == arm and a.attempt_number == 1
+    }
+    pool = load_pool("default", [arm])
+    with Executor(workers=1) as ex, open_store(tmp_path / "log.db") as store:
+        problems = _problems(ex, tmp_path, 2)
+        collect(store, ex, pool, problems, CollectConfig("humaneval"), "again")
+        again = list(store.attempts("again"))
+    assert len(again) == 2
+    for a in again:
+        old = shipped[a.problem_id]
+        assert (a.code, a.completion_tokens, a.passed) == (
+            old.code,
+            old.completion_tokens,
+            old.passed,
+        )
