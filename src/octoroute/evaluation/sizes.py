@@ -116,10 +116,13 @@ def model_sizes(
 
 
 def by_size(names: Iterable[str]) -> list[str]:
-    """``names`` from smallest to largest by :func:`params_from_name` (unknown sizes first,
-    ties by name).
+    """``names`` from smallest to largest by :func:`params_from_name` (unknown sizes first).
 
-    >>> by_size(["qwen2.5-coder-1.5b", "smollm2-135m", "qwen2.5-coder-0.5b"])
-    ['smollm2-135m', 'qwen2.5-coder-0.5b', 'qwen2.5-coder-1.5b']
+    Among arms of one size, a variant (a longer name, such as a model's ``-completion`` arm)
+    comes before the plain name, so the last arm, the reference of the episodes, is the model
+    under its own name; then by name.
+
+    >>> by_size(["qwen2.5-coder-1.5b", "smollm2-135m", "qwen2.5-coder-1.5b-completion"])
+    ['smollm2-135m', 'qwen2.5-coder-1.5b-completion', 'qwen2.5-coder-1.5b']
     """
-    return sorted(names, key=lambda n: (params_from_name(n) or 0.0, n))
+    return sorted(names, key=lambda n: (params_from_name(n) or 0.0, -len(n), n))
