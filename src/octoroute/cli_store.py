@@ -1,4 +1,4 @@
-"""Commands on the outcome log: ``import eval-arena``, ``stats`` and ``export``.
+"""Commands on the outcome log: ``import eval-arena``, ``import attempts``, ``stats``, ``export``.
 
 Registered on the main app by :mod:`octoroute.cli`::
 
@@ -22,7 +22,13 @@ from rich.table import Table
 
 from octoroute.exceptions import OctorouteError
 
-__all__ = ["ExportFormat", "export_command", "import_app", "stats_command"]
+__all__ = [
+    "ExportFormat",
+    "export_command",
+    "import_app",
+    "import_attempts_command",
+    "stats_command",
+]
 
 _err = Console(stderr=True, soft_wrap=True)
 
@@ -80,6 +86,51 @@ def import_eval_arena_command(
     Console(soft_wrap=True).print(
         f"{result.run_id}: {result.models} models x {result.problems} problems, "
         f"{result.rows} rows ({result.inserted} new) into {db}"
+    )
+
+
+@import_app.command("attempts")
+def import_attempts_command(
+    file: Annotated[Path, typer.Argument(help="An attempts export (full or --slim, .gz or not).")],
+    db: DbOpt,
+    pool: Annotated[
+        str, typer.Option("--pool", help="'default' or a pool TOML file: the arms to register.")
+    ] = "default",
+    rename: Annotated[
+        list[str] | None,
+        typer.Option("--rename", help="OLD=NEW: log the export's arm OLD as the pool's NEW."),
+    ] = None,
+) -> None:
+    """Log an attempts export in an outcome log, runs, parents and verdicts as they were.
+
+    How a collection goes on from its committed export on a new machine: import, then run the
+    same command again (an imported run takes the config of the first command that writes to
+    it). Importing the same file twice adds nothing.
+    """
+    from octoroute.arms.pool import load_pool
+    from octoroute.collect import register_arms
+    from octoroute.exceptions import ConfigError
+    from octoroute.store import import_attempts, open_store, read_attempts_jsonl
+
+    try:
+        pairs = [item.split("=", 1) for item in rename or []]
+        if any(len(p) != 2 or not all(p) for p in pairs):
+            raise ConfigError(f"--rename: expected OLD=NEW, found {rename}")
+        mapping = {old: new for old, new in pairs}
+        the_pool = load_pool(pool)
+        attempts = read_attempts_jsonl(file)  # a bad file is reported before the store is touched
+        unknown = sorted({mapping.get(a.arm, a.arm) for a in attempts} - set(the_pool.names))
+        if unknown:
+            raise ConfigError(f"{file}: arms {', '.join(unknown)} are not in pool {pool!r} "
+                              "(--rename OLD=NEW maps an arm to one of the pool's)")  # fmt: skip
+        with open_store(db) as store:
+            register_arms(store, the_pool)
+            result = import_attempts(store, attempts, mapping)
+    except OctorouteError as e:
+        raise _fail(e) from e
+    Console(soft_wrap=True).print(
+        f"{result.added} attempts logged ({result.present} already there) in {db}, runs: "
+        f"{', '.join(result.runs)}"
     )
 
 

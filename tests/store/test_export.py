@@ -132,3 +132,40 @@ def test_slim_jsonl_keeps_outcomes_and_counts_tests(filled: Store, tmp_path: Pat
     assert records[2]["test_counts"] is None  # an arm error was never judged
     with pytest.raises(ConfigError, match="JSONL only"):
         export_attempts(filled, tmp_path / "x.parquet", "parquet", slim=True)
+
+
+def test_the_shipped_log_imports_back_with_its_trees(tmp_path: Path) -> None:
+    """An export logged again: every attempt once, repairs under their parents (ids are the new
+    store's, a repair's sample index its new parent's id), arms renamed into a pool; importing
+    again adds nothing; an imported run takes the config of the first command that writes."""
+    from typer.testing import CliRunner
+
+    from octoroute.cli import app
+    from octoroute.demo import recorded_log
+    from octoroute.store import open_store
+
+    shipped = read_attempts_jsonl(recorded_log())
+    db = tmp_path / "log.db"
+    args = ["import", "attempts", str(recorded_log()), "--db", str(db)]
+    renames = ["--rename", "qwen2.5-coder-0.5b=qwen2.5-coder-0.5b-completion",
+               "--rename", "qwen2.5-coder-1.5b=qwen2.5-coder-1.5b-completion"]  # fmt: skip
+    result = CliRunner().invoke(app, args + renames)
+    assert result.exit_code == 0, result.output
+    with open_store(db) as store:
+        logged = list(store.attempts())
+        assert len(logged) == len(shipped)
+        by_id = {a.id: a for a in logged}
+        repairs = [a for a in logged if a.parent_attempt_id is not None]
+        assert repairs and all(a.parent_attempt_id in by_id for a in repairs)
+        assert all(a.sample_index == a.parent_attempt_id for a in repairs if a.attempt_number > 1)
+        assert {a.arm for a in logged} >= {"qwen2.5-coder-1.5b-completion", "smollm2-135m"}
+        assert sum(bool(a.passed) for a in logged) == sum(bool(a.passed) for a in shipped)
+        store.add_run("collect/humaneval", config={"kind": "collect", "benchmark": "humaneval"})
+        config = {r.id: r.config for r in store.runs()}["collect/humaneval"]
+        assert config == {"kind": "collect", "benchmark": "humaneval"}
+    again = CliRunner().invoke(app, args + renames)
+    assert (
+        again.exit_code == 0 and f"0 attempts logged ({len(shipped)} already there)" in again.output
+    )
+    refused = CliRunner().invoke(app, [*args, "--rename", "gemma3-270m=gemma-9000"])
+    assert refused.exit_code == 2 and "not in pool" in refused.output

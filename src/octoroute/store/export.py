@@ -154,6 +154,57 @@ def write_records(records: Iterable[Mapping[str, Any]], out: str | Path) -> int:
     return n
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class AttemptImport:
+    """What :func:`import_attempts` did."""
+
+    added: int
+    present: int
+    runs: tuple[str, ...]
+
+
+def import_attempts(
+    store: Store, attempts: Iterable[Attempt], rename: Mapping[str, str] | None = None
+) -> AttemptImport:
+    """Log exported attempts in ``store``, as they were: runs, keys, parents, verdicts.
+
+    Ids are the store's own, so each parent link (and a repair's sample index, which is its
+    parent's id) is mapped to the new id of the parent, logged first. ``rename`` maps arm
+    names of the export to arms of the store, which must be registered already. A run new to
+    the store is created as imported (see :meth:`Store.add_run`); problems are registered by
+    id. Idempotent: attempts whose key is present are left as they are.
+    """
+    rename = dict(rename or {})
+    ordered = sorted(attempts, key=lambda a: (a.id is None, a.id or 0))
+    runs = sorted({a.run_id for a in ordered})
+    known = {r.id for r in store.runs()}
+    for run in runs:
+        if run not in known:  # a run the store has keeps its config
+            store.add_run(run, config={"kind": "imported"}, command="import attempts")
+    for bench in sorted({a.benchmark for a in ordered}):
+        store.add_problem_ids(
+            bench, sorted({a.problem_id for a in ordered if a.benchmark == bench})
+        )
+    new_id: dict[int, int] = {}
+    added = present = 0
+    for a in ordered:
+        old_id, parent = a.id, a.parent_attempt_id
+        if parent is not None:
+            if parent not in new_id:
+                raise StoreError(f"attempt {old_id}: its parent {parent} is not in the export")
+            sample = new_id[parent] if a.sample_index == parent else a.sample_index
+            a = dataclasses.replace(a, parent_attempt_id=new_id[parent], sample_index=sample)
+        a = dataclasses.replace(a, arm=rename.get(a.arm, a.arm), id=None)
+        if store.record_attempt(a):
+            added += 1
+        else:
+            present += 1
+        logged = store.attempt_id(a.run_id, a.key)
+        if old_id is not None and logged is not None:
+            new_id[old_id] = logged
+    return AttemptImport(added, present, tuple(runs))
+
+
 def read_attempts_jsonl(path: str | Path) -> list[Attempt]:
     """Read attempts written by :func:`export_jsonl`; DataError names a bad line."""
     out = []

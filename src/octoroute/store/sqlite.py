@@ -141,6 +141,10 @@ _INSERT_DECISION = (
 )
 
 
+IMPORTED_RUN = json.dumps({"kind": "imported"}, sort_keys=True, separators=(",", ":"))
+"""The config of a run created by an import, which the first writing command replaces."""
+
+
 def hash_text(text: str) -> str:
     """The SHA-256 of ``text`` (UTF-8), as hex: how prompts are identified in the log.
 
@@ -390,7 +394,10 @@ class Store:
 
         An existing run is resumed only with the same ``config``: a different one raises
         :class:`~octoroute.exceptions.StoreConflict` (outcomes of two configurations must not
-        mix under one name). ``command`` is informational and may differ.
+        mix under one name). A run imported from an export (config ``{"kind": "imported"}``:
+        an export does not carry configurations) takes the config of the first command that
+        writes to it, so a collection can go on from its export on a new machine. ``command``
+        is informational and may differ.
         """
         if not run_id:
             raise StoreError("a run needs a non-empty id")
@@ -404,6 +411,12 @@ class Store:
             if cur.rowcount == 1:
                 return True
             (stored,) = conn.execute("SELECT config FROM runs WHERE id = ?", (run_id,)).fetchone()
+            if stored == IMPORTED_RUN and config_json != IMPORTED_RUN:
+                conn.execute(
+                    "UPDATE runs SET config = ?, command = ? WHERE id = ?",
+                    (config_json, command, run_id),
+                )
+                return False
             if stored != config_json:
                 raise StoreConflict(
                     f"{self.path}: run {run_id!r} exists with another config "
