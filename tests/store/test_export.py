@@ -146,7 +146,17 @@ def test_the_shipped_log_imports_back_with_its_trees(tmp_path: Path) -> None:
 
     shipped = read_attempts_jsonl(recorded_log())
     db = tmp_path / "log.db"
-    args = ["import", "attempts", str(recorded_log()), "--db", str(db)]
+    pool = tmp_path / "pool.toml"
+    pool.write_text("".join(
+        f'[[arms]]\nname = "{name}"\nbackend = "llamacpp"\nlocal_model = "{model}"\n'
+        f'style = "{style}"\n\n'
+        for name, model, style in [
+            ("smollm2-135m", "smollm2-135m", "chat"), ("gemma3-270m", "gemma3-270m", "completion"),
+            ("qwen2.5-coder-0.5b-completion", "qwen2.5-coder-0.5b", "completion"),
+            ("qwen2.5-coder-1.5b-completion", "qwen2.5-coder-1.5b", "completion"),
+        ]
+    ))  # fmt: skip
+    args = ["import", "attempts", str(recorded_log()), "--db", str(db), "--pool", str(pool)]
     renames = ["--rename", "qwen2.5-coder-0.5b=qwen2.5-coder-0.5b-completion",
                "--rename", "qwen2.5-coder-1.5b=qwen2.5-coder-1.5b-completion"]  # fmt: skip
     result = CliRunner().invoke(app, args + renames)
