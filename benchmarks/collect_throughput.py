@@ -30,7 +30,7 @@ def main() -> None:
     """Measure and print the table."""
     from octoroute.arms.llamacpp import LlamaCppArm
     from octoroute.arms.pool import default_pool
-    from octoroute.collect import CollectConfig, collect
+    from octoroute.collection.collect import CollectConfig, collect
     from octoroute.config import Settings
     from octoroute.sandbox import Executor, prepare
     from octoroute.store import open_store

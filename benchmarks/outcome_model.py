@@ -23,9 +23,9 @@ def main() -> None:
     """Print one table per benchmark and row set."""
     from octoroute.arms.pool import load_pool
     from octoroute.demo import featurizer as base_featurizer
-    from octoroute.evaluation.episodes import build_trees
-    from octoroute.evaluation.outcome_model import evaluate_outcome_model
-    from octoroute.evaluation.repair_policies import episode_problems, training_rows
+    from octoroute.episodes.outcome_model import evaluate_outcome_model
+    from octoroute.episodes.strategies import episode_problems, training_rows
+    from octoroute.episodes.tree import build_trees
     from octoroute.evaluation.sizes import by_size
     from octoroute.features import TrajectoryFeaturizer
     from octoroute.store import open_store

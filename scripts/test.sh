@@ -13,5 +13,6 @@ PYTHON="${PYTHON:-python3}"
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/ruff format --check src tests benchmarks
 .venv/bin/mypy
-.venv/bin/python -m octoroute.cli_arms models install smollm2-135m
+.venv/bin/lint-imports --no-cache --no-logo  # the layering of docs/ARCHITECTURE.md
+.venv/bin/python -m octoroute models install smollm2-135m
 .venv/bin/python -m pytest "$@"

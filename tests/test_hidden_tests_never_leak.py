@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from octoroute.arms.base import PromptStyle
-from octoroute.episode import Episode, Router, StopReason
+from octoroute.episodes.router import Episode, Router, StopReason
 from octoroute.features import LexicalFeaturizer, Trajectory, TrajectoryFeaturizer
 from octoroute.features.base import FloatArray
 from octoroute.policies import LinUCB

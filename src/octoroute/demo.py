@@ -8,10 +8,11 @@
 2. **Live.** A few HumanEval problems are held out; the main policy is trained with full
    information on the others' recorded outcomes, then routes each held-out problem through the
    real local models: featurize, choose, generate, judge in the sandbox, log the decision and
-   the attempt, learn from the reward (:class:`octoroute.episode.Router`).
+   the attempt, learn from the reward (:class:`octoroute.episodes.router.Router`).
 3. **Report.** One HTML page with every figure, and the same table for the terminal.
 
-Like :mod:`octoroute.collect` and :mod:`octoroute.episode`, this module knows every package.
+Like :mod:`octoroute.collection` and :mod:`octoroute.episodes.router`, this module knows every
+package.
 """
 
 from __future__ import annotations
@@ -244,7 +245,7 @@ def live_routing(
     """Train the main policy on all but ``cfg.live`` HumanEval problems, route those live."""
     from octoroute.arms.pool import default_pool
     from octoroute.config import Settings
-    from octoroute.episode import Router
+    from octoroute.episodes.router import Router
     from octoroute.sandbox import Executor, prepare
     from octoroute.store import open_store
     from octoroute.tasks import load_benchmark
@@ -346,15 +347,15 @@ def replay_episodes(
     attempts: Sequence[Attempt], cfg: DemoConfig
 ) -> list[tuple[str, dict[str, Any]]]:
     """Replay repair strategies on each benchmark whose log holds repairs; summaries per
-    benchmark (:func:`~octoroute.evaluation.repair_policies.summarize_scores`)."""
-    from octoroute.evaluation.episodes import build_trees
-    from octoroute.evaluation.repair_policies import (
+    benchmark (:func:`~octoroute.episodes.strategies.summarize_scores`)."""
+    from octoroute.episodes.strategies import (
         episode_problems,
         evaluate_strategies,
         fresh_cost,
         standard_strategies,
         summarize_scores,
     )
+    from octoroute.episodes.tree import build_trees
     from octoroute.evaluation.sizes import by_size
     from octoroute.features import TrajectoryFeaturizer
 

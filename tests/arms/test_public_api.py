@@ -16,7 +16,7 @@ def test_all_is_sorted_and_resolves() -> None:
 
 def test_import_loads_neither_httpx_nor_xllamacpp() -> None:
     code = (
-        "import sys, octoroute.arms, octoroute.cli_arms; "
+        "import sys, octoroute.arms, octoroute.cli.arms; "
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'httpx', 'xllamacpp'}))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

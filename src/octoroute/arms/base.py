@@ -18,13 +18,14 @@ implements only ``_request``.
 
 from __future__ import annotations
 
-import enum
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol, runtime_checkable
 
+from octoroute.arms import prompts
+from octoroute.arms.style import Messages, PromptStyle
 from octoroute.types import ArmErrorKind, Completion, Problem
 
 __all__ = [
@@ -41,27 +42,6 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
-
-Messages = Sequence[Mapping[str, str]]
-"""Chat messages, e.g. ``[{"role": "user", "content": "..."}]`` (a repair prompt, say)."""
-
-
-class PromptStyle(enum.StrEnum):
-    """How an arm is prompted: chat messages, a raw prompt the model continues, or chat with a
-    prefilled answer."""
-
-    CHAT = "chat"
-    COMPLETION = "completion"
-    INSTRUCT = "instruct"
-    """EvalPlus's prompt for instruct models: the model's own chat template (the endpoint
-    applies it), an instruction, and an answer prefilled up to the opened code block (with the
-    function's stub when the prompt has one), cut at the closing fence or where test code
-    starts: no token goes to prose or to repeating the docstring."""
-
-    @property
-    def chat(self) -> bool:
-        """Whether requests go to the chat endpoint (every style but completion)."""
-        return self is not PromptStyle.COMPLETION
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,8 +216,6 @@ class ArmBase:
         they are (completion-style arms get them flattened), and the code is extracted from
         the answer, with ``problem`` as context when given.
         """
-        from octoroute.arms import prompts
-
         sampling = sampling or self.sampling
         if isinstance(task, Problem):
             problem = task

@@ -35,7 +35,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from octoroute.arms.base import (
     ArmBase,
@@ -48,9 +48,19 @@ from octoroute.arms.base import (
 from octoroute.arms.models import MODELS, model_path
 from octoroute.config import Settings
 from octoroute.exceptions import ConfigError, DataError
-from octoroute.textio import read_toml
+from octoroute.fileio.text import read_toml
 
-__all__ = ["DEFAULT", "DEFAULT_ARMS", "ArmSpec", "CostSpec", "Pool", "default_pool", "load_pool"]
+__all__ = [
+    "DEFAULT",
+    "DEFAULT_ARMS",
+    "ArmRegistry",
+    "ArmSpec",
+    "CostSpec",
+    "Pool",
+    "default_pool",
+    "load_pool",
+    "register_arms",
+]
 
 DEFAULT = "default"
 """The name that selects the built-in offline pool where a pool file is expected."""
@@ -174,6 +184,35 @@ class Pool:
     def arms(self) -> list[ArmBase]:
         """A new arm for each spec (no model is loaded, no connection made)."""
         return [build_arm(s) for s in self.specs]
+
+
+class ArmRegistry(Protocol):
+    """Where a pool's arms are registered: the outcome log (:class:`~octoroute.store.Store`)."""
+
+    def add_arm(
+        self,
+        name: str,
+        *,
+        backend: str,
+        model: str,
+        cost_unit: str,
+        params: Mapping[str, Any] | None = None,
+    ) -> bool:
+        """Register one arm; True if it is new."""
+        ...
+
+
+def register_arms(registry: ArmRegistry, pool: Pool) -> None:
+    """Register every arm of ``pool`` in the log (idempotent; a changed backend, model or cost
+    unit under the same name is refused by the store)."""
+    for spec in pool.specs:
+        registry.add_arm(
+            spec.name,
+            backend=spec.backend,
+            model=spec.model,
+            cost_unit=spec.cost.unit,
+            params={"style": spec.style.value, "n_ctx": spec.n_ctx, "threads": spec.threads},
+        )
 
 
 def build_arm(spec: ArmSpec) -> ArmBase:

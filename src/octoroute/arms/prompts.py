@@ -21,8 +21,8 @@ import re
 import textwrap
 from collections.abc import Iterable, Sequence
 
-from octoroute.arms.base import Messages, PromptStyle
-from octoroute.textio import PYTHON_PARSE_ERRORS
+from octoroute.arms.style import Messages, PromptStyle
+from octoroute.fileio.text import PYTHON_PARSE_ERRORS
 from octoroute.types import Problem, TestCase, TestKind
 
 __all__ = [

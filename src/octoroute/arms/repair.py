@@ -29,7 +29,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from octoroute.arms.base import PromptStyle
 from octoroute.arms.prompts import (
     SYSTEM_PROMPT,
     completion_prompt,
@@ -37,6 +36,7 @@ from octoroute.arms.prompts import (
     has_stub,
     visible_examples,
 )
+from octoroute.arms.style import PromptStyle
 from octoroute.types import Feedback, Outcome, Problem
 
 __all__ = [

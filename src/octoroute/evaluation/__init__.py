@@ -4,8 +4,8 @@ Layout: :mod:`.outcomes` (the outcome matrix and its loaders), :mod:`.sizes` (pa
 of models), :mod:`.problems` (problem texts to featurize), :mod:`.replay` (the online and
 cross-fitted regimes), :mod:`.result` (what a replay produced and its report), :mod:`.metrics`
 (bootstrap intervals, regret, shares), :mod:`.frontier` (quality-compute frontier, AIQ),
-:mod:`.offpolicy` (IPS, SNIPS and doubly robust estimates from logged decisions) and
-:mod:`.outcome_model` (a calibrated model of each arm's next attempt passing).
+:mod:`.offpolicy` (IPS, SNIPS and doubly robust estimates from logged decisions). Multi-step
+episodes, their outcome model and fix rates are :mod:`octoroute.episodes`'.
 
 >>> import numpy as np
 >>> m = OutcomeMatrix(("p1", "p2", "p3", "p4"), ("a-1b", "b-7b"),
@@ -16,13 +16,6 @@ cross-fitted regimes), :mod:`.result` (what a replay produced and its report), :
 1.0
 """
 
-from octoroute.evaluation.fixrate import (
-    FixCell,
-    FixRates,
-    fix_rates,
-    fix_rates_from_store,
-    wilson_ci,
-)
 from octoroute.evaluation.frontier import (
     DEFAULT_LAMBDAS,
     Frontier,
@@ -48,12 +41,6 @@ from octoroute.evaluation.offpolicy import (
     snips,
     target_probabilities,
 )
-from octoroute.evaluation.outcome_model import (
-    OutcomeModel,
-    OutcomeModelReport,
-    evaluate_outcome_model,
-    repair_dataset,
-)
 from octoroute.evaluation.outcomes import (
     PARAMS_UNIT,
     OutcomeMatrix,
@@ -71,14 +58,10 @@ from octoroute.evaluation.sizes import default_sizes, load_sizes, model_sizes, p
 __all__ = [
     "DEFAULT_LAMBDAS",
     "Estimate",
-    "FixCell",
-    "FixRates",
     "Frontier",
     "FrontierPoint",
     "Mode",
     "OutcomeMatrix",
-    "OutcomeModel",
-    "OutcomeModelReport",
     "PARAMS_UNIT",
     "PolicySpec",
     "Reference",
@@ -91,10 +74,7 @@ __all__ = [
     "cumulative_regret",
     "default_sizes",
     "doubly_robust",
-    "evaluate_outcome_model",
     "fit_reward_model",
-    "fix_rates",
-    "fix_rates_from_store",
     "from_attempts",
     "from_eval_arena",
     "from_store",
@@ -110,10 +90,8 @@ __all__ = [
     "policy_frontier",
     "read_log",
     "read_prompts_jsonl",
-    "repair_dataset",
     "replay",
     "snips",
     "target_probabilities",
     "upper_hull",
-    "wilson_ci",
 ]

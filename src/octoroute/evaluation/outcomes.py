@@ -45,7 +45,7 @@ import numpy as np
 
 from octoroute.evaluation.sizes import model_sizes
 from octoroute.exceptions import ConfigError, DataError
-from octoroute.tasks.io import read_jsonl
+from octoroute.fileio.records import read_jsonl
 from octoroute.types import Attempt
 
 __all__ = [

@@ -25,8 +25,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from octoroute.exceptions import ConfigError, DataError
+from octoroute.fileio.records import read_jsonl
 from octoroute.tasks import BENCHMARKS, load_benchmark, parse_examples
-from octoroute.tasks.io import read_jsonl
 from octoroute.types import Problem, TestCase, TestKind, Tier
 
 __all__ = ["align_problems", "load_problem_texts", "read_prompts_jsonl"]

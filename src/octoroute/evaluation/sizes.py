@@ -42,7 +42,7 @@ from importlib import resources
 from pathlib import Path
 
 from octoroute.exceptions import DataError
-from octoroute.textio import read_json
+from octoroute.fileio.text import read_json
 
 __all__ = [
     "DEFAULT_SIZES_FILE",

@@ -42,7 +42,7 @@ import numpy as np
 
 from octoroute.exceptions import ConfigError
 from octoroute.features.base import BaseFeaturizer, FloatArray
-from octoroute.textio import PYTHON_PARSE_ERRORS
+from octoroute.fileio.text import PYTHON_PARSE_ERRORS
 from octoroute.types import Problem, TestKind
 
 __all__ = ["DENSE_FEATURES", "KEYWORDS", "LexicalFeaturizer"]

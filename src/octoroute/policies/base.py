@@ -30,7 +30,7 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 import numpy as np
 
 from octoroute.exceptions import DataError
-from octoroute.textio import read_json
+from octoroute.fileio.text import read_json
 from octoroute.types import Decision
 
 __all__ = ["ArmModel", "BasePolicy", "Policy"]

@@ -1,7 +1,7 @@
 """The report of a multi-step evaluation: one row per repair strategy, and the frontier.
 
 Built from the JSON summary of
-:func:`~octoroute.evaluation.repair_policies.summarize_scores` (what ``octoroute episodes
+:func:`~octoroute.episodes.strategies.summarize_scores` (what ``octoroute episodes
 --json`` prints): pass rate against compute for the single arms, one-shot routing and the
 episodes, with the oracle of the recorded attempts as a line.
 """

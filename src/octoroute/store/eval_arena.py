@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from octoroute.exceptions import DataError, StoreConflict
+from octoroute.fileio.records import read_jsonl
 from octoroute.store.sqlite import Store
-from octoroute.tasks.io import read_jsonl
 from octoroute.types import Attempt, Tier
 
 __all__ = ["ImportResult", "OutcomeRow", "import_eval_arena", "read_eval_arena"]

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import IO, Any
 
 from octoroute.exceptions import ConfigError, MissingDependencyError, StoreError
+from octoroute.fileio.records import read_jsonl
 from octoroute.store.sqlite import Store, verdicts_from_json, verdicts_to_json
-from octoroute.tasks.io import read_jsonl
 from octoroute.types import ArmErrorKind, Attempt, Tier
 
 __all__ = [

@@ -21,9 +21,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from octoroute.fileio.records import Record, read_jsonl
 from octoroute.tasks.examples import parse_examples
+from octoroute.tasks.files import resolve_data_file
 from octoroute.tasks.humaneval import call_compare
-from octoroute.tasks.io import Record, read_jsonl, resolve_data_file
 from octoroute.types import Compare, Problem, TestCase, TestKind, Tier, Transform
 
 HUMANEVAL_PLUS_FILE = "HumanEvalPlus.jsonl.gz"

@@ -17,9 +17,10 @@ from pathlib import Path
 
 from octoroute.config import Settings
 from octoroute.exceptions import DataError
+from octoroute.fileio.records import Record, read_jsonl
+from octoroute.fileio.text import PYTHON_PARSE_ERRORS, python_error
 from octoroute.tasks.examples import parse_examples
-from octoroute.tasks.io import Record, read_jsonl, resolve_data_file
-from octoroute.textio import PYTHON_PARSE_ERRORS, python_error
+from octoroute.tasks.files import resolve_data_file
 from octoroute.types import Compare, Problem, TestCase, TestKind, Tier
 
 BENCHMARK = "humaneval"

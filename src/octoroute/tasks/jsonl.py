@@ -57,8 +57,8 @@ from pathlib import Path
 from typing import Any
 
 from octoroute.exceptions import DataError
-from octoroute.tasks.io import Record, describe, read_records
-from octoroute.textio import PYTHON_PARSE_ERRORS, python_error
+from octoroute.fileio.records import Record, describe, read_records
+from octoroute.fileio.text import PYTHON_PARSE_ERRORS, python_error
 from octoroute.types import Problem, TestCase, TestKind, Tier
 
 _PROBLEM_FIELDS = frozenset(

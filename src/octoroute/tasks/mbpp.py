@@ -12,9 +12,10 @@ import ast
 import builtins
 from pathlib import Path
 
+from octoroute.fileio.records import Record, read_json_array
+from octoroute.fileio.text import PYTHON_PARSE_ERRORS, python_error
 from octoroute.tasks.evalplus import MBPP_NOT_NONE_TASKS
-from octoroute.tasks.io import Record, read_json_array, resolve_data_file
-from octoroute.textio import PYTHON_PARSE_ERRORS, python_error
+from octoroute.tasks.files import resolve_data_file
 from octoroute.types import Problem, TestCase, TestKind, Tier, Transform
 
 BENCHMARK = "mbpp"

@@ -1,0 +1,215 @@
+"""Collection: every arm of a pool on every problem, K samples each, judged and logged.
+
+This is one of the two modules that know every package (with :mod:`octoroute.cli`): it takes
+arms from :mod:`octoroute.arms`, judges their code with the :mod:`octoroute.sandbox` executor and
+logs each attempt in the :mod:`octoroute.store` outcome log.
+
+Resumable by construction: each attempt is written in its own transaction under a unique key
+(run, benchmark, problem, arm, sample), and a run skips the keys it already holds, so a run
+killed at any point and started again finishes with every attempt present exactly once.
+Arm failures (refused connections, 5xx, timeouts, garbage) are logged as arm errors, never as
+wrong code, and are retried when the run is started again. A run has one writer at a time: a
+second process collecting the same run of the same log is refused at once
+(:meth:`~octoroute.store.Store.claim_run`), while other runs may be collected beside it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from octoroute.arms.base import ArmBase, Sampling
+from octoroute.arms.pool import Pool, register_arms
+from octoroute.sandbox import Executor
+from octoroute.store import Store, hash_text
+from octoroute.types import ArmErrorKind, Attempt, AttemptKey, Completion, Problem
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class CollectConfig:
+    """What a collection run does; a resumed run must use the same configuration.
+
+    Sample 0 of every (problem, arm) is greedy; samples 1..K-1 use ``temperature`` with the
+    sample index as seed, so a resumed run draws the same samples.
+    """
+
+    benchmark: str
+    samples: int = 1
+    temperature: float = 0.8
+    max_tokens: int = 512
+
+    def sampling(self, base: Sampling, sample_index: int) -> Sampling:
+        """The sampling settings of one sample."""
+        if sample_index == 0:
+            return dataclasses.replace(base, temperature=0.0, seed=0, max_tokens=self.max_tokens)
+        return dataclasses.replace(
+            base, temperature=self.temperature, seed=sample_index, max_tokens=self.max_tokens
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class ArmProgress:
+    """One finished attempt, as reported to a progress callback."""
+
+    arm: str
+    problem_id: str
+    passed: bool
+    error: ArmErrorKind | None
+    completion_tokens: int
+
+
+@dataclass
+class CollectSummary:
+    """What a call of :func:`collect` did."""
+
+    run_id: str
+    planned: int = 0
+    skipped: int = 0
+    recorded: int = 0
+    arm_errors: int = 0
+    generation_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    """Per arm: the summed latency of its requests (model loading excluded)."""
+    completion_tokens: dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def tokens_per_second(self) -> dict[str, float]:
+        """Generated tokens per second of request latency, per arm."""
+        return {
+            arm: self.completion_tokens.get(arm, 0) / secs
+            for arm, secs in self.generation_seconds.items()
+            if secs > 0
+        }
+
+
+def _register(
+    store: Store, run_id: str, pool: Pool, cfg: CollectConfig, problems: Sequence[Problem]
+) -> None:
+    config = {
+        "kind": "collect",
+        "pool": pool.source,
+        **dataclasses.asdict(cfg),
+    }
+    store.add_run(run_id, config=config, command="collect")
+    register_arms(store, pool)
+    store.add_problems(problems)
+
+
+def collect(
+    store: Store,
+    executor: Executor,
+    pool: Pool,
+    problems: Sequence[Problem],
+    cfg: CollectConfig,
+    run_id: str,
+    on_planned: Callable[[str, int], None] | None = None,
+    on_attempt: Callable[[ArmProgress], None] | None = None,
+    build: Callable[[str], ArmBase] | None = None,
+) -> CollectSummary:
+    """Run (or resume) a collection; return what was done.
+
+    ``problems`` must be prepared (expected outputs known). Arms are used one at a time (a local
+    model is loaded once, then closed before the next); within an arm, up to the arm's
+    concurrency requests are in flight, and each program is judged as soon as it arrives.
+    ``on_planned(arm, n)`` is called before an arm starts with how many attempts it will make.
+    """
+    store.claim_run(run_id)
+    _register(store, run_id, pool, cfg, problems)
+    store.delete_arm_errors(run_id)  # arm failures of an earlier try are retried
+    done = store.done_keys(run_id)
+    summary = CollectSummary(run_id=run_id)
+    make = build or pool.build
+    for spec in pool.specs:
+        todo = [
+            (p, k)
+            for p in problems
+            for k in range(cfg.samples)
+            if AttemptKey(p.benchmark, p.id, spec.name, k, 1) not in done
+        ]
+        summary.planned += len(todo)
+        summary.skipped += len(problems) * cfg.samples - len(todo)
+        if on_planned is not None:
+            on_planned(spec.name, len(todo))
+        if not todo:
+            continue
+        # An arm that cannot start (a missing model, a dead endpoint) answers every request
+        # with an arm error: it is logged as such and does not stop the other arms.
+        arm = make(spec.name)
+        try:
+            with ThreadPoolExecutor(max_workers=max(1, spec.concurrency)) as threads:
+                futures = [
+                    threads.submit(_one, store, executor, arm, p, k, cfg, run_id) for p, k in todo
+                ]
+                for fut in futures:
+                    attempt = fut.result()
+                    summary.recorded += 1
+                    summary.arm_errors += attempt.error is not None
+                    name = spec.name
+                    summary.completion_tokens[name] = (
+                        summary.completion_tokens.get(name, 0) + attempt.completion_tokens
+                    )
+                    summary.generation_seconds[name] = (
+                        summary.generation_seconds.get(name, 0.0) + attempt.latency
+                    )
+                    if on_attempt is not None:
+                        on_attempt(
+                            ArmProgress(
+                                spec.name,
+                                attempt.problem_id,
+                                bool(attempt.passed),
+                                attempt.error,
+                                attempt.completion_tokens,
+                            )
+                        )
+        finally:
+            arm.close()
+    return summary
+
+
+def _one(
+    store: Store,
+    executor: Executor,
+    arm: ArmBase,
+    problem: Problem,
+    sample_index: int,
+    cfg: CollectConfig,
+    run_id: str,
+) -> Attempt:
+    sampling = cfg.sampling(arm.sampling, sample_index)
+    started = time.time()
+    completion = arm.generate(problem, sampling)
+    prompt_hash = hash_text(f"{arm.style.value}\0{problem.prompt}")
+    return _judge_and_record(store, executor, run_id, problem, completion, sampling, started,
+                             sample_index=sample_index, prompt_hash=prompt_hash)  # fmt: skip
+
+
+def _judge_and_record(
+    store: Store,
+    executor: Executor,
+    run_id: str,
+    problem: Problem,
+    completion: Completion,
+    sampling: Sampling,
+    started: float,
+    **key: Any,
+) -> Attempt:
+    """Judge ``completion`` on the full ``problem`` (unless the arm failed), log the attempt
+    with its sampling and times and the ``key`` fields (sample index, parent, prompt hash)."""
+    verdict = executor.check(problem, completion.code) if completion.ok else None
+    attempt = Attempt.from_parts(
+        run_id,
+        problem,
+        completion,
+        verdict,
+        sampling=sampling.record(),
+        started_at=started,
+        finished_at=time.time(),
+        **key,
+    )
+    store.record_attempt(attempt)
+    return attempt
