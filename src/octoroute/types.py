@@ -58,6 +58,9 @@ class Compare(enum.StrEnum):
     """Equal, or equal to EvalPlus's zero-padded digit distance of the arguments (Mbpp/558)."""
     PYRAMID_SURFACE = "pyramid_surface"
     """Equal, or within ``atol`` of EvalPlus's square-pyramid surface formula (Mbpp/581)."""
+    PYTHON_EQ = "python_eq"
+    """What ``assert output == expected`` says: Python's ``==`` on the plain values, no tolerance
+    and no type rule of ours (an assert test of that one shape, run as a call)."""
 
 
 class Transform(enum.StrEnum):
@@ -92,6 +95,9 @@ class TestCase:
     expected_size: int | None = None
     """Bytes of the reference's encoded output, when it was recorded: a program's reply to this
     test may be a small multiple of it at most (a larger one cannot be equal)."""
+    expected_digest: bytes | None = None
+    """BLAKE2b-128 of the reference's encoded output, when it was recorded and holds no NaN: a
+    reply with the same bytes is the same value, so it passes without being decoded."""
 
     @property
     def visible(self) -> bool:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
-from octoroute.sandbox import Executor, Layer
+from octoroute.sandbox import Executor, Layer, prepare
 from octoroute.sandbox.isolation import DEFAULT_LAYERS
 from octoroute.types import Outcome, Problem, TestCase, TestKind, Tier
 
@@ -92,6 +93,21 @@ def test_remaining_tests_get_a_verdict_after_a_crash(executor: Executor) -> None
     assert [t.outcome for t in v.tests] == [Outcome.PASS, Outcome.CRASH, Outcome.PASS, Outcome.PASS]
 
 
+def test_a_system_exit_in_a_call_fails_that_test_and_the_program_stays_loaded(
+    executor: Executor,
+) -> None:
+    # Like any exception: no restart (the state a call left is the next call's, as always).
+    code = "calls = 0\ndef add(a, b):\n    global calls\n    calls += 1\n    if a == 2:\n        raise SystemExit(a)\n    return a + b if calls < 3 else calls\n"
+    v = executor.check(ADD, code)
+    assert [t.outcome for t in v.tests] == [
+        Outcome.PASS,
+        Outcome.EARLY_EXIT,
+        Outcome.WRONG_ANSWER,
+        Outcome.WRONG_ANSWER,
+    ]
+    assert "2" in v.tests[1].detail
+
+
 def test_tiers_are_reported_separately(executor: Executor) -> None:
     code = "def add(a, b):\n    return round(a + b, 1) if isinstance(a, float) else a + b\n"
     v = executor.check(ADD, code)
@@ -130,6 +146,10 @@ def test_assert_tests_run_against_a_proxy(executor: Executor) -> None:
     ]
     v = executor.check(ASSERTS, "def double(x):\n    raise KeyError(x)\n")
     assert {(t.outcome, t.detail) for t in v.tests} == {(Outcome.RUNTIME_ERROR, "KeyError")}
+    # The candidate's own AssertionError is its runtime error, not the test's assertion failing
+    # (as the same call made as a call test is judged).
+    v = executor.check(ASSERTS, "def double(x):\n    assert x < 0\n")
+    assert {(t.outcome, t.detail) for t in v.tests} == {(Outcome.RUNTIME_ERROR, "AssertionError")}
     always = "class A:\n    def __eq__(self, o): return True\ndef double(x):\n    return A()\n"
     v = executor.check(ASSERTS, always)
     assert {t.outcome for t in v.tests} == {Outcome.BAD_OUTPUT_TYPE}
@@ -165,3 +185,26 @@ def test_fewer_layers_on_request() -> None:
     with Executor(workers=1, layers=[Layer.RLIMITS, Layer.SECCOMP, Layer.DEADLINE]) as ex:
         v = ex.check(ADD, "import os\ndef add(a, b):\n    return a + b\n")
         assert v.passed and set(v.isolation) == {"rlimits", "seccomp", "wall_deadline"}
+
+
+def test_an_output_with_the_references_bytes_passes_undecoded(
+    executor: Executor, tmp_path: Path
+) -> None:
+    ref = "def f(x):\n    return [1, 2.0, 'a'] if x else float('nan')\n"
+    p = Problem("fast", "unit", "def f(x): ...", "f", ref, (_call((1,), None), _call((0,), None)))
+    p = dataclasses.replace(
+        p, tests=tuple(dataclasses.replace(t, has_expected=False) for t in p.tests)
+    )
+    [prepared] = prepare([p], executor, tmp_path)
+    same, nan = prepared.tests
+    # A value that holds a NaN is not equal to itself: no byte shortcut for it.
+    assert same.expected_digest is not None and nan.expected_digest is None
+    assert [t.outcome for t in executor.check(prepared, ref).tests] == [
+        Outcome.PASS,
+        Outcome.WRONG_ANSWER,  # NaN is never equal, as compare.judge has it
+    ]
+    # Other bytes go the long way: equal as numbers passes, a bool for a number does not.
+    other = "def f(x):\n    return [True, 2, 'a'] if x else 0.0\n"
+    assert executor.check(prepared, other).tests[0].outcome is Outcome.BAD_OUTPUT_TYPE
+    ints = "def f(x):\n    return [1, 2, 'a'] if x else 0.0\n"
+    assert executor.check(prepared, ints).tests[0].outcome is Outcome.PASS

@@ -12,7 +12,7 @@ import pytest
 
 from octoroute.exceptions import DataError
 from octoroute.tasks import humaneval as he
-from octoroute.tasks.humaneval import load_humaneval
+from octoroute.tasks.humaneval import call_test, load_humaneval
 from octoroute.types import Compare, Problem, Tier
 from octoroute.types import TestKind as Kind
 
@@ -35,11 +35,18 @@ def test_visible_and_hidden_split(humaneval: dict[str, Problem]) -> None:
     ]
     assert all(t.kind is Kind.CALL and not t.has_expected for t in p.visible_tests)
     assert len(p.hidden_tests) == 7
-    assert all(t.kind is Kind.ASSERT and t.tier is Tier.BASE for t in p.hidden_tests)
-    assert p.hidden_tests[0].input == (
-        "assert candidate([1.0, 2.0, 3.9, 4.0, 5.0, 2.2], 0.3) == True"
+    # ``assert candidate(<literals>) == <literal>`` runs as a call judged by ``==``.
+    assert all(t.kind is Kind.CALL and t.tier is Tier.BASE for t in p.hidden_tests)
+    first = p.hidden_tests[0]
+    assert (first.input, first.expected, first.has_expected, first.compare) == (
+        ([1.0, 2.0, 3.9, 4.0, 5.0, 2.2], 0.3),
+        True,
+        True,
+        Compare.PYTHON_EQ,
     )
-    assert sum(len(p.hidden_tests) for p in humaneval.values()) == 1133
+    hidden = [t for p in humaneval.values() for t in p.hidden_tests]
+    assert len(hidden) == 1133
+    assert sum(t.kind is Kind.CALL for t in hidden) == 1036
 
 
 @pytest.mark.parametrize(
@@ -64,7 +71,7 @@ def test_statements_before_an_assert_go_with_it(humaneval: dict[str, Problem]) -
 def test_placeholder_asserts_are_not_tests(humaneval: dict[str, Problem]) -> None:
     for p in humaneval.values():
         for t in p.hidden_tests:
-            assert "candidate" in t.input, p.id
+            assert t.kind is Kind.CALL or "candidate" in t.input, p.id
 
 
 def test_every_piece_compiles(humaneval: dict[str, Problem]) -> None:
@@ -72,7 +79,32 @@ def test_every_piece_compiles(humaneval: dict[str, Problem]) -> None:
         compile(p.reference, p.id, "exec")
         compile(p.harness, p.id, "exec")
         for t in p.hidden_tests:
-            compile(t.input, p.id, "exec")
+            if t.kind is Kind.ASSERT:
+                compile(t.input, p.id, "exec")
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "assert candidate(x) == 1",  # a name: the test's own variable
+        "assert candidate(1) == float('inf')",  # a call, not a literal
+        "assert candidate(1) != 2",
+        "assert candidate(1) == 2 == 2",
+        "assert candidate(a=1) == 2",
+        "assert candidate(*[1]) == 2",
+        "assert abs(candidate(1) - 2) < 1e-6",
+        "x = 1\nassert candidate(1) == 2",
+        "assert other(1) == 2",
+    ],
+)
+def test_other_assert_shapes_stay_asserts(code: str) -> None:
+    assert call_test(code, "f") is None
+
+
+def test_an_assert_of_the_entry_point_by_name_is_a_call() -> None:
+    t = call_test("assert f('a', [1, {2: (3,)}], -4.5, None) == {1, 2}, 'message'", "f")
+    assert t is not None
+    assert (t.input, t.expected, t.tier) == (("a", [1, {2: (3,)}], -4.5, None), {1, 2}, Tier.BASE)
 
 
 def test_harness_has_helpers_but_not_the_stub(humaneval: dict[str, Problem]) -> None:

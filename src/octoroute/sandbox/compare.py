@@ -266,8 +266,13 @@ def judge(
     'wrong_answer'
     >>> judge(float("nan"), float("nan"), atol=0).value
     'wrong_answer'
+    >>> judge(1, True, atol=0).value, judge(1, True, atol=0, mode=Compare.PYTHON_EQ).value
+    ('bad_output_type', 'pass')
     """
     try:
+        if mode is Compare.PYTHON_EQ:
+            # The assert it stands for compared the candidate's output first, as here.
+            return _outcome(bool(actual == expected))
         if mode is Compare.POLY_ROOT:
             return _judge_root(args, actual, atol)
         outcome = _RULES[mode](expected, actual, atol, args)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import gc
 import marshal
 import os
@@ -152,7 +153,7 @@ class Broker:
         self.oom_fd = oom_fd
         self.spare: tuple[int, int, int, int] | None = None
         self.harness: Candidate | None = None
-        self.harness_job = -1
+        self.harness_job: tuple[int, int] = (-1, 0)
 
     # -- candidates ---------------------------------------------------------------------------
     def spawn(self, program_mode: bool) -> Candidate:
@@ -376,8 +377,24 @@ class Broker:
     # -- jobs -----------------------------------------------------------------------------------
     def run_job(self, job: dict[str, Any], emit: Callable[[int, Result], None]) -> None:
         """Run every test of ``job``, handing each ``(status, detail, payload, cpu)`` to
-        ``emit`` with its index as soon as it is known."""
-        JobRun(self, job).run(emit)
+        ``emit`` with its index as soon as it is known.
+
+        A batch job carries several ``programs`` for the same tests: each runs as a job of its
+        own (a fresh candidate, the harness set up again, its own budget), and program ``p``'s
+        test ``i`` is reported as index ``p * len(tests) + i``.
+        """
+        programs = job.get("programs")
+        if programs is None:
+            JobRun(self, job).run(emit)
+            return
+        n_tests = len(job["tests"])
+        for p, program in enumerate(programs):
+            sub = {**job, "program": program, "run": p}
+            JobRun(self, sub).run(functools.partial(_shifted, emit, p * n_tests))
+
+
+def _shifted(emit: Callable[[int, Result], None], base: int, index: int, result: Result) -> None:
+    emit(base + index, result)
 
 
 class JobRun:
@@ -485,9 +502,6 @@ class JobRun:
             self.cand = None
             return (got.status, got.detail, b"", cpu_limit if got.status == Status.TIMEOUT else 0.0)
         used = c.cpu() - before
-        if got[0] is Kind.EXIT:
-            self.b.close(c)
-            self.cand = None
         return (*_failure(got), used)
 
     def stdio_test(self, stdin: str, cpu_limit: float, wall: float) -> Result:
@@ -617,9 +631,6 @@ class JobRun:
             return (got.status, got.detail, b"", cpu_left), cpu_left
         used = c.cpu() - before
         kind, body = got
-        if kind is Kind.EXIT:
-            self.b.close(c)
-            self.cand = None
         if kind in (Kind.EXIT, Kind.BAD_TYPE):
             return (*_failure(got), used), used
         return bytes([int(kind)]) + body, used
@@ -627,7 +638,8 @@ class JobRun:
     def _harness(self) -> Candidate:
         """The broker's long-lived harness, set up for this job (started on first use)."""
         b = self.b
-        if b.harness is not None and b.harness_job == self.job["id"]:
+        run = (self.job["id"], self.job.get("run", 0))
+        if b.harness is not None and b.harness_job == run:
             return b.harness
         if b.harness is not None and b.harness.cpu() > _HARNESS_CPU:
             # Its CPU rlimit counts over every job it served: a new job gets a fresh harness
@@ -641,7 +653,7 @@ class JobRun:
             b.close(b.harness)
             b.harness = self._spawn_harness()
             b.send(b.harness, Kind.SETUP, setup)
-        b.harness_job = self.job["id"]
+        b.harness_job = run
         return b.harness
 
     def _spawn_harness(self) -> Candidate:

@@ -154,16 +154,18 @@ def _header(length: int, kind: int, caps: Mapping[Kind, int] | int) -> Kind:
     """The kind of a frame header, or an error if the reader does not take it."""
     if length < 1:
         raise ProtocolError("empty frame")
-    try:
-        k = Kind(kind)
-    except ValueError:
-        raise ProtocolError(f"unknown frame kind {kind:#x}") from None
+    k = _KINDS.get(kind)  # a dict lookup: Kind(kind) costs more than the rest of a header
+    if k is None:
+        raise ProtocolError(f"unknown frame kind {kind:#x}")
     cap = caps if isinstance(caps, int) else caps.get(k)
     if cap is None:
         raise ProtocolError(f"a {k.name} frame is not expected here")
     if length - 1 > cap:
         raise FrameTooLarge(f"{k.name} frame of {length - 1} bytes (at most {cap})")
     return k
+
+
+_KINDS = {k.value: k for k in Kind}
 
 
 def read_frame(fd: int, caps: Mapping[Kind, int] | int = 1 << 30) -> tuple[Kind, bytes]:

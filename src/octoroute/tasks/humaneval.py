@@ -132,6 +132,57 @@ def split_check(test_source: str, origin: Record) -> tuple[str, list[str]]:
     return "\n".join(harness), tests
 
 
+_LITERAL_ERRORS = (ValueError, TypeError, SyntaxError, MemoryError, RecursionError)
+
+
+def call_test(code: str, entry_point: str) -> TestCase | None:
+    """The CALL test an assert test of one shape stands for, or None.
+
+    ``assert candidate(<literals>) == <literal>`` (or the entry point called by name), alone in
+    its test, says nothing but whether the output ``==`` the literal: run as a call and judged by
+    :attr:`~octoroute.types.Compare.PYTHON_EQ` in the trusted process, it gets the same verdict
+    without the harness's round trip per assert. Any other shape stays an assert test.
+
+    >>> call_test("assert candidate([1, 2], 3) == (4,), 'message'", "f").input
+    ([1, 2], 3)
+    >>> call_test("assert candidate(x) == 3", "f") is None  # a name, not a literal
+    True
+    """
+    try:
+        module = ast.parse(code)
+    except PYTHON_PARSE_ERRORS:
+        return None
+    if len(module.body) != 1 or not isinstance(module.body[0], ast.Assert):
+        return None
+    test = module.body[0].test
+    if not (
+        isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)
+    ):
+        return None
+    call = test.left
+    if not (
+        isinstance(call, ast.Call)
+        and isinstance(call.func, ast.Name)
+        and call.func.id in ("candidate", entry_point)
+        and not call.keywords
+        and not any(isinstance(a, ast.Starred) for a in call.args)
+    ):
+        return None
+    try:
+        args = tuple(ast.literal_eval(a) for a in call.args)
+        expected = ast.literal_eval(test.comparators[0])
+    except _LITERAL_ERRORS:
+        return None
+    return TestCase(
+        kind=TestKind.CALL,
+        tier=Tier.BASE,
+        input=args,
+        expected=expected,
+        has_expected=True,
+        compare=Compare.PYTHON_EQ,
+    )
+
+
 def prompt_helpers(prompt: str, entry_point: str) -> str:
     """The prompt without the entry point's stub: the imports and helpers the checks may call.
 
@@ -158,7 +209,10 @@ def problem_from_record(record: Record) -> Problem:
     solution = record.get("canonical_solution", str)
     test_harness, asserts = split_check(record.get("test", str), record)
     tests = visible_call_tests(task_id, prompt, entry_point)
-    tests += [TestCase(kind=TestKind.ASSERT, tier=Tier.BASE, input=code) for code in asserts]
+    tests += [
+        call_test(code, entry_point) or TestCase(kind=TestKind.ASSERT, tier=Tier.BASE, input=code)
+        for code in asserts
+    ]
     return Problem(
         id=task_id,
         benchmark=BENCHMARK,
