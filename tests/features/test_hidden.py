@@ -1,0 +1,94 @@
+"""Hidden states in numpy: the forward pass agrees with llama.cpp's on the same GGUF file.
+
+The real SmolLM2-135M (Llama architecture) from the default pool: its next-token distribution
+after a HumanEval prompt, computed from our last layer, is llama.cpp's own to within rounding.
+Skipped, with the reason, without xllamacpp, gguf or the model (``scripts/test.sh`` installs
+all three).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+
+import httpx
+import numpy as np
+import pytest
+
+from octoroute.arms import LlamaCppArm, default_pool
+from octoroute.arms.models import model_status
+from octoroute.arms.prompts import chat_messages
+from octoroute.exceptions import ConfigError
+from octoroute.features.hidden import ModelWeights, forward, load_weights
+from octoroute.features.hidden.transformer import logits
+from octoroute.tasks import load_humaneval
+
+for module, extra in (("xllamacpp", "local"), ("gguf", "probes")):
+    if importlib.util.find_spec(module) is None:
+        pytest.skip(f"{module} is not installed: pip install 'octoroute[{extra}]'",
+                    allow_module_level=True)  # fmt: skip
+if not model_status("smollm2-135m").hash_ok:
+    pytest.skip("SmolLM2-135M is not installed: octoroute models install smollm2-135m",
+                allow_module_level=True)  # fmt: skip
+
+MODEL = "smollm2-135m"
+
+
+@pytest.fixture(scope="module")
+def weights() -> ModelWeights:
+    return load_weights(default_pool([MODEL]).specs[0].path)
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[list[int], dict[int, float]]]:
+    """A HumanEval prompt as the chat arm sends it, its token ids from the model's own
+    tokenizer, and llama.cpp's top-5 next tokens with their probabilities."""
+    arm = default_pool([MODEL]).build(MODEL)
+    assert isinstance(arm, LlamaCppArm)
+    problem = {p.id: p for p in load_humaneval()}["HumanEval/23"]
+    with arm:
+        arm.start()
+        assert arm.endpoint is not None
+        url = arm.endpoint.rstrip("/").removesuffix("/v1")
+        with httpx.Client(timeout=120) as client:
+            messages = chat_messages(problem.visible_only())
+            prompt = client.post(url + "/apply-template", json={"messages": messages}).json()
+            text = prompt["prompt"] + "```python\n"
+            tokens = client.post(url + "/tokenize", json={"content": text}).json()["tokens"]
+            body = {"prompt": tokens, "n_predict": 1, "temperature": 0, "n_probs": 5}
+            reply = client.post(url + "/completion", json=body).json()
+    top = reply["completion_probabilities"][0]["top_logprobs"]
+    yield tokens, {int(t["id"]): float(np.exp(t["logprob"])) for t in top}
+
+
+def test_the_next_token_distribution_is_llamacpps(
+    weights: ModelWeights, served: tuple[list[int], dict[int, float]]
+) -> None:
+    tokens, theirs = served
+    states = forward(weights, tokens)
+    scores = logits(weights, states)
+    probs = np.exp(scores - scores.max())
+    probs /= probs.sum()
+    ours = [int(i) for i in np.argsort(-probs)[:5]]
+    assert ours[:3] == list(theirs)[:3]
+    for token, p in theirs.items():
+        assert abs(float(probs[token]) - p) < 0.01, (token, float(probs[token]), p)
+
+
+def test_every_layer_last_token_and_mean(
+    weights: ModelWeights, served: tuple[list[int], dict[int, float]]
+) -> None:
+    tokens, _ = served
+    states = forward(weights, tokens)
+    assert states.last.shape == states.mean.shape == (weights.n_layers + 1, weights.width)
+    assert states.tokens == len(tokens)
+    assert np.allclose(states.layer(0, "last"), weights.tensors["token_embd.weight"][tokens[-1]])
+    assert not np.allclose(states.layer(15, "last"), states.layer(15, "mean"))
+    assert np.isfinite(states.last).all() and np.isfinite(states.mean).all()
+
+
+def test_bad_token_ids_are_refused(weights: ModelWeights) -> None:
+    with pytest.raises(ConfigError, match="vocabulary"):
+        forward(weights, [])
+    with pytest.raises(ConfigError, match="vocabulary"):
+        forward(weights, [10**9])
