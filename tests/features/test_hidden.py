@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 
 from octoroute.arms import LlamaCppArm, default_pool
-from octoroute.arms.models import model_status
+from octoroute.arms.models import MODELS, model_status
 from octoroute.arms.prompts import chat_messages
 from octoroute.exceptions import ConfigError
-from octoroute.features.hidden import ModelWeights, forward, load_weights
+from octoroute.features.hidden import ModelWeights, StateCache, forward, load_weights
 from octoroute.features.hidden.transformer import logits
 from octoroute.tasks import load_humaneval
 
@@ -92,3 +93,24 @@ def test_bad_token_ids_are_refused(weights: ModelWeights) -> None:
         forward(weights, [])
     with pytest.raises(ConfigError, match="vocabulary"):
         forward(weights, [10**9])
+
+
+def test_states_are_cached_per_model_file_and_prompt(
+    weights: ModelWeights, served: tuple[list[int], dict[int, float]], tmp_path: Path
+) -> None:
+    tokens, _ = served
+    sha = MODELS[MODEL].sha256
+    cache = StateCache(tmp_path)
+    assert cache.get(sha, tokens) is None
+    states = forward(weights, tokens)
+    cache.put(sha, tokens, states)
+    back = cache.get(sha, tokens)
+    assert back is not None and back.tokens == states.tokens
+    for pooling in ("last", "mean"):
+        a, b = states.layer(20, pooling), back.layer(20, pooling)
+        assert np.allclose(a, b, rtol=2e-3, atol=2e-3 * float(np.abs(a).max()))
+    assert cache.get(sha, tokens[:-1]) is None  # another prompt
+    assert cache.get("f" * 64, tokens) is None  # another model file
+    for path in tmp_path.rglob("*.npz"):
+        path.write_bytes(b"not a numpy file")
+    assert cache.get(sha, tokens) is None  # a damaged file is a miss, not an error

@@ -1,0 +1,80 @@
+"""Hidden states on disk: one compact file per model and prompt, every layer and pooling in it.
+
+The key is the model file's SHA-256 and a digest of the exact token ids the model read (so a
+changed prompt, template or tokenizer never returns a stale state); a lookup names the layer
+and the pooling it wants. States are stored as float16 (half the bytes; the probes standardise
+their inputs, and float16 keeps three significant digits), written atomically (a temporary
+file in the same folder, then ``os.replace``). A missing or unreadable file is a miss.
+
+>>> import numpy as np, tempfile
+>>> from octoroute.features.hidden.transformer import HiddenStates
+>>> cache = StateCache(tempfile.mkdtemp())
+>>> s = HiddenStates(last=np.ones((3, 2), np.float32), mean=np.zeros((3, 2), np.float32), tokens=4)
+>>> cache.put("ab" * 32, [1, 2, 3, 4], s)
+>>> cache.get("ab" * 32, [1, 2, 3, 4]).layer(2, "last").tolist(), cache.get("ab" * 32, [1, 2])
+([1.0, 1.0], None)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from octoroute.features.hidden.transformer import HiddenStates
+
+__all__ = ["StateCache", "state_key"]
+
+
+def state_key(model_sha256: str, tokens: Sequence[int]) -> str:
+    """The cache key of a model (its file's SHA-256) reading ``tokens``."""
+    h = hashlib.blake2b(digest_size=16)
+    h.update(model_sha256.encode() + b"\0")
+    h.update(np.asarray(tokens, dtype=np.int64).tobytes())
+    return f"{model_sha256[:16]}-{h.hexdigest()}"
+
+
+class StateCache:
+    """Hidden states of prompts, one ``.npz`` file per (model, prompt) under ``root``."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    def _path(self, model_sha256: str, tokens: Sequence[int]) -> Path:
+        key = state_key(model_sha256, tokens)
+        return self.root / key[:16] / f"{key}.npz"
+
+    def get(self, model_sha256: str, tokens: Sequence[int]) -> HiddenStates | None:
+        """The cached states, or None (never raises for a bad file: it is a miss)."""
+        path = self._path(model_sha256, tokens)
+        try:
+            with np.load(path) as data:
+                return HiddenStates(
+                    last=data["last"].astype(np.float32),
+                    mean=data["mean"].astype(np.float32),
+                    tokens=int(data["tokens"]),
+                )
+        except (OSError, ValueError, KeyError):
+            return None
+
+    def put(self, model_sha256: str, tokens: Sequence[int], states: HiddenStates) -> None:
+        """Store ``states`` atomically."""
+        path = self._path(model_sha256, tokens)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(
+                    f,
+                    last=states.last.astype(np.float16),
+                    mean=states.mean.astype(np.float16),
+                    tokens=np.int64(states.tokens),
+                )
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
