@@ -87,3 +87,19 @@ def test_ctrl_c_still_raises_keyboard_interrupt(arm: LlamaCppArm) -> None:
         os.kill(os.getpid(), signal.SIGINT)
         time.sleep(2)
     assert arm.generate([{"role": "user", "content": "hi"}], Sampling(max_tokens=2)).ok
+
+
+def test_prompt_tokens_are_what_the_model_reads(arm: LlamaCppArm, problem: Problem) -> None:
+    """The arm's prompt through the model's chat template and tokenizer (what probes read)."""
+    import httpx
+
+    tokens = arm.prompt_tokens(problem)
+    assert tokens and all(type(t) is int for t in tokens)
+    assert arm.endpoint is not None
+    base = arm.endpoint.rstrip("/").removesuffix("/v1")
+    text = httpx.post(base + "/detokenize", json={"tokens": tokens}, timeout=60).json()["content"]
+    assert "def strlen(string: str) -> int:" in text
+    assert text.rstrip().endswith("assistant")  # the template opens the answer
+    # The request the arm sends reads exactly these tokens.
+    reply = arm.generate(problem, Sampling(max_tokens=1))
+    assert reply.prompt_tokens == len(tokens)

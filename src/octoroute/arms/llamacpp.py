@@ -25,6 +25,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import httpx
+
+from octoroute.arms import prompts
 from octoroute.arms.base import (
     ArmBase,
     ArmFailure,
@@ -37,7 +40,7 @@ from octoroute.arms.base import (
 )
 from octoroute.arms.openai_compat import OpenAICompatArm, ProbeResult
 from octoroute.exceptions import ArmError, DataError, MissingDependencyError
-from octoroute.types import ArmErrorKind
+from octoroute.types import ArmErrorKind, Problem
 
 __all__ = ["XLLAMACPP_PIN", "GGUFFlops", "LlamaCppArm", "RawSpeed", "import_xllamacpp"]
 
@@ -256,6 +259,43 @@ class LlamaCppArm(ArmBase):
             )
         except (ArmFailure, KeyError, TypeError, ValueError) as e:
             raise ArmError(f"{self.name}: speed measurement failed: {e}") from e
+
+    def prompt_tokens(self, problem: Problem) -> list[int]:
+        """The token ids the model reads when this arm is asked ``problem``: the arm's prompt
+        in its style, through the model's own chat template and tokenizer (what hidden-state
+        probes read). Only the problem's visible part is prompted, as in :meth:`generate`.
+        Starts the server if needed; raises ArmError when the server will not say."""
+        self.start()
+        client = self._client
+        if client is None:
+            raise ArmError(f"{self.name}: the server was stopped")
+        view = problem.visible_only()
+        base = client.endpoint.rstrip("/").removesuffix("/v1")
+        try:
+            with httpx.Client(timeout=self.timeout) as http:
+                if self.style is PromptStyle.COMPLETION:
+                    text = prompts.completion_prompt(view)
+                else:
+                    messages = list(
+                        prompts.instruct_messages(view)
+                        if self.style is PromptStyle.INSTRUCT
+                        else prompts.chat_messages(view)
+                    )
+                    # A prefilled answer continues the templated conversation, as the server
+                    # continues it when the last message is the assistant's.
+                    prefill = (
+                        messages.pop()["content"] if messages[-1]["role"] == "assistant" else ""
+                    )
+                    reply = http.post(base + "/apply-template", json={"messages": messages})
+                    text = str(reply.raise_for_status().json()["prompt"]) + prefill
+                body = {"content": text, "add_special": True, "parse_special": True}
+                reply = http.post(base + "/tokenize", json=body)
+                tokens = reply.raise_for_status().json()["tokens"]
+        except (httpx.HTTPError, KeyError, TypeError, ValueError) as e:
+            raise ArmError(f"{self.name}: tokenizing the prompt failed: {e}") from e
+        if not isinstance(tokens, list) or not all(type(t) is int for t in tokens):
+            raise ArmError(f"{self.name}: the server's tokens are not a list of ids")
+        return tokens
 
     def probe(self) -> ProbeResult:
         """Start the server if needed and prove it serves this arm's file and model name."""
