@@ -21,6 +21,7 @@ from octoroute.arms.models import MODELS, model_status
 from octoroute.arms.prompts import chat_messages
 from octoroute.exceptions import ConfigError
 from octoroute.features.hidden import ModelWeights, StateCache, forward, load_weights
+from octoroute.features.hidden.cache import prompt_id
 from octoroute.features.hidden.transformer import logits
 from octoroute.tasks import load_humaneval
 
@@ -101,16 +102,17 @@ def test_states_are_cached_per_model_file_and_prompt(
     tokens, _ = served
     sha = MODELS[MODEL].sha256
     cache = StateCache(tmp_path)
-    assert cache.get(sha, tokens) is None
+    prompt = prompt_id("chat", {p.id: p for p in load_humaneval()}["HumanEval/23"])
+    assert cache.get(sha, prompt) is None
     states = forward(weights, tokens)
-    cache.put(sha, tokens, states)
-    back = cache.get(sha, tokens)
+    cache.put(sha, prompt, states)
+    back = cache.get(sha, prompt)
     assert back is not None and back.tokens == states.tokens
     for pooling in ("last", "mean"):
         a, b = states.layer(20, pooling), back.layer(20, pooling)
         assert np.allclose(a, b, rtol=2e-3, atol=2e-3 * float(np.abs(a).max()))
-    assert cache.get(sha, tokens[:-1]) is None  # another prompt
-    assert cache.get("f" * 64, tokens) is None  # another model file
+    assert cache.get(sha, prompt.replace("chat", "instruct")) is None  # another prompt
+    assert cache.get("f" * 64, prompt) is None  # another model file
     for path in tmp_path.rglob("*.npz"):
         path.write_bytes(b"not a numpy file")
-    assert cache.get(sha, tokens) is None  # a damaged file is a miss, not an error
+    assert cache.get(sha, prompt) is None  # a damaged file is a miss, not an error
