@@ -22,8 +22,11 @@ from octoroute.arms.prompts import chat_messages
 from octoroute.exceptions import ConfigError
 from octoroute.features.hidden import ModelWeights, StateCache, forward, load_weights
 from octoroute.features.hidden.cache import prompt_id
+from octoroute.features.hidden.states import PromptStates
 from octoroute.features.hidden.transformer import logits
+from octoroute.features.probe import ProbeFeaturizer
 from octoroute.tasks import load_humaneval
+from octoroute.types import Problem
 
 for module, extra in (("xllamacpp", "local"), ("gguf", "probes")):
     if importlib.util.find_spec(module) is None:
@@ -116,3 +119,40 @@ def test_states_are_cached_per_model_file_and_prompt(
     for path in tmp_path.rglob("*.npz"):
         path.write_bytes(b"not a numpy file")
     assert cache.get(sha, prompt) is None  # a damaged file is a miss, not an error
+
+
+def test_probe_features_from_cached_or_computed_states(
+    weights: ModelWeights, tmp_path: Path
+) -> None:
+    """States computed once from the visible prompt (a canary hidden test never reaches the
+    tokenizer), cached, then read by a featurizer with no tokenizer at all."""
+    arm = default_pool([MODEL]).build(MODEL)
+    assert isinstance(arm, LlamaCppArm)
+    problems = [p for p in load_humaneval() if p.id in ("HumanEval/23", "HumanEval/45")]
+    seen: list[Problem] = []
+
+    def tokenize(problem: Problem) -> list[int]:
+        seen.append(problem)
+        return arm.prompt_tokens(problem)
+
+    spec = default_pool([MODEL]).specs[0]
+    with arm:
+        states = PromptStates(
+            spec.path, MODELS[MODEL].sha256, "chat", tokenize, StateCache(tmp_path)
+        )
+        states._weights = weights  # already loaded by the fixture
+        probe = ProbeFeaturizer(MODEL, layer=20, pooling="mean").bind(states)
+        first = probe.transform(problems)
+    assert first.shape == (2, weights.width) and states.computed == 2
+    assert all(not p.hidden_tests and p.reference == "" for p in seen)
+    cached = PromptStates(spec.path, MODELS[MODEL].sha256, "chat", None, StateCache(tmp_path))
+    again = ProbeFeaturizer(MODEL, layer=20, pooling="mean", width=weights.width).bind(cached)
+    assert (
+        np.allclose(again.transform(problems), first, rtol=1e-2, atol=1e-2) and cached.computed == 0
+    )
+    with pytest.raises(ConfigError, match="no hidden states cached"):
+        again.transform_one(load_humaneval()[0])
+    with pytest.raises(ConfigError, match="layers 0 to"):
+        ProbeFeaturizer(MODEL, layer=99, width=weights.width).bind(cached).transform_one(
+            problems[0]
+        )

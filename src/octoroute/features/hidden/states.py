@@ -1,0 +1,75 @@
+"""The hidden states of the prompts one local model reads, computed on demand and cached.
+
+:class:`PromptStates` looks a problem's states up in the :class:`~.cache.StateCache` (by the
+model file and the prompt's makings, so shipped states need no server), and otherwise asks its
+``tokenize`` callable for the token ids the model reads (an arm's
+:meth:`~octoroute.arms.llamacpp.LlamaCppArm.prompt_tokens`, wired by the caller: features do not
+import arms) and runs the forward pass on the model's weights, loaded once, on first need.
+Only the problem's visible part ever reaches ``tokenize``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from octoroute.exceptions import ConfigError
+from octoroute.features.hidden.cache import StateCache, prompt_id
+from octoroute.features.hidden.transformer import HiddenStates, forward
+from octoroute.features.hidden.weights import ModelWeights, load_weights
+from octoroute.types import Problem
+
+__all__ = ["PromptStates", "Tokenize"]
+
+Tokenize = Callable[[Problem], Sequence[int]]
+"""A problem (its visible part) to the token ids a model reads for it."""
+
+
+class PromptStates:
+    """Hidden states of one model reading the prompts of one arm style."""
+
+    def __init__(
+        self,
+        model_path: str | Path,
+        model_sha256: str,
+        style: str,
+        tokenize: Tokenize | None = None,
+        cache: StateCache | None = None,
+    ) -> None:
+        self.model_path = Path(model_path)
+        self.model_sha256 = model_sha256
+        self.style = style
+        self.tokenize = tokenize
+        self.cache = cache
+        self._weights: ModelWeights | None = None
+        self._memo: dict[str, HiddenStates] = {}
+        self.computed = 0
+        """Prompts run through the model so far (not found in the cache)."""
+
+    def weights(self) -> ModelWeights:
+        """The model's weights, loaded on first use."""
+        if self._weights is None:
+            self._weights = load_weights(self.model_path)
+        return self._weights
+
+    def get(self, problem: Problem) -> HiddenStates:
+        """The states of ``problem``'s prompt: cached, or computed and cached.
+
+        Raises ConfigError when they are not cached and no ``tokenize`` was given.
+        """
+        key = prompt_id(self.style, problem)
+        found = self._memo.get(key)
+        if found is None and self.cache is not None:
+            found = self.cache.get(self.model_sha256, key)
+        if found is None:
+            if self.tokenize is None:
+                raise ConfigError(
+                    f"{problem.id}: no hidden states cached for {self.model_path.name} "
+                    f"({self.style} prompt), and no tokenizer to compute them"
+                )
+            found = forward(self.weights(), self.tokenize(problem.visible_only()))
+            self.computed += 1
+            if self.cache is not None:
+                self.cache.put(self.model_sha256, key, found)
+        self._memo[key] = found
+        return found

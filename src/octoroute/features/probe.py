@@ -1,0 +1,61 @@
+"""Probe features: one layer of a local model's hidden state over the prompt, as a vector.
+
+``ProbeFeaturizer(model, layer, pooling)`` reads the states of :class:`~octoroute.features.
+hidden.states.PromptStates`, which the caller binds (:meth:`ProbeFeaturizer.bind`: the model's
+file and the tokenizer of the arm whose prompt it reads live with the arms, which features do
+not import). Like every featurizer it sees only the problem's visible part.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from octoroute.exceptions import ConfigError
+from octoroute.features.base import BaseFeaturizer, FloatArray
+from octoroute.features.hidden.states import PromptStates
+from octoroute.types import Problem
+
+__all__ = ["ProbeFeaturizer"]
+
+POOLINGS = ("last", "mean")
+
+
+class ProbeFeaturizer(BaseFeaturizer):
+    """A model's hidden state at ``layer`` (0: embeddings), last prompt token or mean."""
+
+    name = "probe"
+
+    def __init__(self, model: str, layer: int, pooling: str = "last", width: int = 0) -> None:
+        if pooling not in POOLINGS:
+            raise ConfigError(f"probe pooling {pooling!r}: expected one of {', '.join(POOLINGS)}")
+        if layer < 0:
+            raise ConfigError(f"probe layer {layer}: expected 0 or more")
+        self.model = model
+        self.layer = layer
+        self.pooling = pooling
+        self.width = width
+        self.states: PromptStates | None = None
+
+    def bind(self, states: PromptStates) -> ProbeFeaturizer:
+        """Read from ``states`` (the model's weights or cache, and its tokenizer)."""
+        self.states = states
+        return self
+
+    @property
+    def dim(self) -> int:
+        if self.width:
+            return self.width
+        if self.states is None:
+            raise ConfigError(f"probe:{self.model} is not bound to a model's states")
+        return self.states.weights().width
+
+    def transform_one(self, problem: Problem) -> FloatArray:
+        if self.states is None:
+            raise ConfigError(f"probe:{self.model} is not bound to a model's states")
+        states = self.states.get(problem.visible_only())
+        if self.layer >= states.last.shape[0]:
+            raise ConfigError(
+                f"probe layer {self.layer}: {self.model} has layers 0 to {states.last.shape[0] - 1}"
+            )
+        table = states.last if self.pooling == "last" else states.mean
+        return np.asarray(table[self.layer], dtype=np.float64)
