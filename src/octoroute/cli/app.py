@@ -21,6 +21,7 @@ def _register() -> None:
     from octoroute.cli.repair import fixrate_command, repair_collect_command
     from octoroute.cli.replay import replay_command
     from octoroute.cli.sandbox import check, validate
+    from octoroute.cli.states import states_command
     from octoroute.cli.store import export_command, import_app, stats_command
 
     for command in (validate, check, collect, rejudge):
@@ -36,6 +37,7 @@ def _register() -> None:
     app.command("repair-collect")(repair_collect_command)
     app.command("fixrate")(fixrate_command)
     app.command("episodes")(episodes_command)
+    app.command("states")(states_command)
 
 
 _register()
