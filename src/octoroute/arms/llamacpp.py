@@ -25,8 +25,6 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-import httpx
-
 from octoroute.arms import prompts
 from octoroute.arms.base import (
     ArmBase,
@@ -265,6 +263,8 @@ class LlamaCppArm(ArmBase):
         in its style, through the model's own chat template and tokenizer (what hidden-state
         probes read). Only the problem's visible part is prompted, as in :meth:`generate`.
         Starts the server if needed; raises ArmError when the server will not say."""
+        import httpx  # only when an arm is used: importing arms loads no HTTP client
+
         self.start()
         client = self._client
         if client is None:
