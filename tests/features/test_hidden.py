@@ -8,7 +8,6 @@ all three).
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ import numpy as np
 import pytest
 
 from octoroute.arms import LlamaCppArm, default_pool
-from octoroute.arms.models import MODELS, model_status
+from octoroute.arms.models import MODELS
 from octoroute.arms.prompts import chat_messages
 from octoroute.exceptions import ConfigError
 from octoroute.features.hidden import ModelWeights, StateCache, forward, load_weights
@@ -27,14 +26,9 @@ from octoroute.features.hidden.transformer import logits
 from octoroute.features.probe import ProbeFeaturizer
 from octoroute.tasks import load_humaneval
 from octoroute.types import Problem
+from tests.local_model import require
 
-for module, extra in (("xllamacpp", "local"), ("gguf", "probes")):
-    if importlib.util.find_spec(module) is None:
-        pytest.skip(f"{module} is not installed: pip install 'octoroute[{extra}]'",
-                    allow_module_level=True)  # fmt: skip
-if not model_status("smollm2-135m").hash_ok:
-    pytest.skip("SmolLM2-135M is not installed: octoroute models install smollm2-135m",
-                allow_module_level=True)  # fmt: skip
+require("smollm2-135m", ("xllamacpp", "local"), ("gguf", "probes"))
 
 MODEL = "smollm2-135m"
 

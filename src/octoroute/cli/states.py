@@ -16,15 +16,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 
-from octoroute.cli.common import BenchmarkArg, DataOpt
+from octoroute.cli.common import BenchmarkArg, DataOpt, console, fail, load
 from octoroute.exceptions import ConfigError, OctorouteError
 
 __all__ = ["states_command"]
-
-_err = Console(stderr=True, soft_wrap=True)
 
 
 def states_command(
@@ -44,7 +41,6 @@ def states_command(
     from octoroute.config import Settings
     from octoroute.features.hidden import StateCache
     from octoroute.features.hidden.states import PromptStates
-    from octoroute.tasks import load_benchmark
 
     try:
         pool = default_pool([arm])
@@ -54,7 +50,7 @@ def states_command(
         built = pool.build(arm)
         if not isinstance(built, LlamaCppArm):
             raise ConfigError(f"arm {arm!r} is not a local llama.cpp arm")
-        problems = load_benchmark(benchmark, data)[:limit]
+        problems = load(benchmark, data)[:limit]
         folder = cache or Settings.from_env().cache_dir / "states"
         states = PromptStates(spec.path, spec.sha256, spec.style.value, built.prompt_tokens,
                               StateCache(folder))  # fmt: skip
@@ -71,10 +67,9 @@ def states_command(
                              "ms": round(ms, 1) if fresh else None,
                              "flops": float(flops_per_token * s.tokens)})  # fmt: skip
                 note = f", {ms:.0f} ms" if fresh else " (cached)"
-                _err.print(f"{escape(p.id)}: {s.tokens} tokens{note}")
+                console.print(f"{escape(p.id)}: {s.tokens} tokens{note}")
     except OctorouteError as e:
-        _err.print(f"[red]error:[/red] {escape(str(e))}")
-        raise typer.Exit(2) from None
+        fail(e)
     fresh_ms = [float(r["ms"]) for r in rows if r["computed"]]
     n = max(1, len(rows))
     summary = {

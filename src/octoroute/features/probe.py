@@ -52,7 +52,7 @@ class ProbeFeaturizer(BaseFeaturizer):
     def transform_one(self, problem: Problem) -> FloatArray:
         if self.states is None:
             raise ConfigError(f"probe:{self.model} is not bound to a model's states")
-        states = self.states.get(problem.visible_only())
+        states = self.states.get(problem)  # which prompts its visible part only
         if self.layer >= states.last.shape[0]:
             raise ConfigError(
                 f"probe layer {self.layer}: {self.model} has layers 0 to {states.last.shape[0] - 1}"

@@ -500,24 +500,10 @@ class Executor:
         itself cannot run (:class:`~octoroute.exceptions.SandboxError`), or when a call or
         stdin/stdout test has no expected output (the problem was not prepared: ConfigError).
         """
-        wanted = set(tiers) if tiers is not None else None
-        indexed = [
-            (i, t) for i, t in enumerate(problem.tests) if wanted is None or t.tier in wanted
-        ]
-        self._require_expected(problem, indexed)
+        indexed = _judged_tests(problem, tiers)
         judged = _Judgement(problem, indexed)
         self._run(problem, code, [t for _, t in indexed], None, judged.add)
         return judged.verdict(code, self.isolation)
-
-    @staticmethod
-    def _require_expected(problem: Problem, indexed: Sequence[tuple[int, TestCase]]) -> None:
-        unprepared = [i for i, t in indexed if t.kind is not TestKind.ASSERT and not t.has_expected]
-        if unprepared:
-            # Without an expected output any value would pass: only references run that way.
-            raise ConfigError(
-                f"{problem.id}: test {unprepared[0]} has no expected output; judge prepared "
-                "problems (octoroute.sandbox.prepare), or use run_raw"
-            )
 
     def run_batch(
         self,
@@ -547,11 +533,7 @@ class Executor:
     ) -> list[Verdict]:
         """Judge every program of ``programs`` on ``problem``: the verdicts :meth:`check`
         gives one by one, at the cost of sending the problem's tests once per worker."""
-        wanted = set(tiers) if tiers is not None else None
-        indexed = [
-            (i, t) for i, t in enumerate(problem.tests) if wanted is None or t.tier in wanted
-        ]
-        self._require_expected(problem, indexed)
+        indexed = _judged_tests(problem, tiers)
         judged = [_Judgement(problem, indexed) for _ in programs]
 
         def keep(program: int, test: int, raw: RawResult) -> None:
@@ -628,6 +610,23 @@ _STATUS = {
 }
 # The observations that can pass a test, each for one kind of test only.
 _PASSING = {Status.VALUE: TestKind.CALL, Status.STDOUT: TestKind.STDIO, Status.OK: TestKind.ASSERT}
+
+
+def _judged_tests(problem: Problem, tiers: Iterable[Tier] | None) -> list[tuple[int, TestCase]]:
+    """The tests a check judges (of ``tiers``, or all), with their indices in the problem.
+
+    Raises ConfigError for a call or stdin/stdout test without an expected output.
+    """
+    wanted = set(tiers) if tiers is not None else None
+    indexed = [(i, t) for i, t in enumerate(problem.tests) if wanted is None or t.tier in wanted]
+    unprepared = [i for i, t in indexed if t.kind is not TestKind.ASSERT and not t.has_expected]
+    if unprepared:
+        # Without an expected output any value would pass: only references run that way.
+        raise ConfigError(
+            f"{problem.id}: test {unprepared[0]} has no expected output; judge prepared "
+            "problems (octoroute.sandbox.prepare), or use run_raw"
+        )
+    return indexed
 
 
 def _expected_cpu(problem: Problem) -> float:

@@ -374,6 +374,22 @@ class Broker:
             return None
         return self._kill_with(c, Status.TIMEOUT, f"input not read within {wall:.2f}s")
 
+    def ask(
+        self,
+        c: Candidate,
+        kind: Kind,
+        payload: bytes,
+        caps: Mapping[Kind, int],
+        cpu_limit: float,
+        wall: float,
+    ) -> tuple[Kind, bytes] | Death:
+        """Send a candidate a frame and wait for its answer, both within ``wall`` seconds in
+        all (:meth:`send_or_kill`, then :meth:`await_frame` for what is left of it)."""
+        started = time.monotonic()
+        return self.send_or_kill(c, kind, payload, wall) or self.await_frame(
+            c, caps, cpu_limit, wall - (time.monotonic() - started)
+        )
+
     # -- jobs -----------------------------------------------------------------------------------
     def run_job(self, job: dict[str, Any], emit: Callable[[int, Result], None]) -> None:
         """Run every test of ``job``, handing each ``(status, detail, payload, cpu)`` to
@@ -468,9 +484,7 @@ class JobRun:
         payload = marshal.dumps((self.job["program"], self.job["entry"], program_mode, stdin))
         started = time.monotonic()
         caps = _PROGRAM_CAPS if program_mode else _LOAD_CAPS
-        got = self.b.send_or_kill(c, Kind.PROGRAM, payload, wall) or self.b.await_frame(
-            c, caps, cpu_limit, wall - (time.monotonic() - started)
-        )
+        got = self.b.ask(c, Kind.PROGRAM, payload, caps, cpu_limit, wall)
         used = c.cpu()
         if program_mode:
             return self._program_result(c, got, used, cpu_limit, started + wall)
@@ -492,12 +506,9 @@ class JobRun:
         assert self.cand is not None
         c = self.cand
         before = c.cpu()
-        started = time.monotonic()
-        dead = self.b.send_or_kill(c, Kind.CALL, codec.encode((args, self.job["transform"])), wall)
+        call = codec.encode((args, self.job["transform"]))
         # A reply larger than twice the reference's output cannot equal it: refused on sight.
-        got = dead or self.b.await_frame(
-            c, {**_CALL_CAPS, Kind.RESULT: cap}, cpu_limit, wall - (time.monotonic() - started)
-        )
+        got = self.b.ask(c, Kind.CALL, call, {**_CALL_CAPS, Kind.RESULT: cap}, cpu_limit, wall)
         if isinstance(got, Death):
             self.cand = None
             return (got.status, got.detail, b"", cpu_limit if got.status == Status.TIMEOUT else 0.0)
@@ -621,11 +632,8 @@ class JobRun:
             args = codec.decode(args_payload)
         except codec.Undecodable as e:
             return (Status.HARNESS, f"harness sent bad arguments: {e}", b"", 0.0), 0.0
-        started = time.monotonic()
-        dead = self.b.send_or_kill(c, Kind.CALL, codec.encode((args, self.job["transform"])), wall)
-        got = dead or self.b.await_frame(
-            c, _CALL_CAPS, cpu_left, wall - (time.monotonic() - started)
-        )
+        call = codec.encode((args, self.job["transform"]))
+        got = self.b.ask(c, Kind.CALL, call, _CALL_CAPS, cpu_left, wall)
         if isinstance(got, Death):
             self.cand = None
             return (got.status, got.detail, b"", cpu_left), cpu_left

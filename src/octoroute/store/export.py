@@ -32,7 +32,7 @@ from typing import IO, Any
 
 from octoroute.exceptions import ConfigError, MissingDependencyError, StoreError
 from octoroute.fileio.records import read_jsonl
-from octoroute.store.sqlite import Store, verdicts_from_json, verdicts_to_json
+from octoroute.store.sqlite import IMPORTED_CONFIG, Store, verdicts_from_json, verdicts_to_json
 from octoroute.types import ArmErrorKind, Attempt, Tier
 
 __all__ = [
@@ -180,7 +180,7 @@ def import_attempts(
     known = {r.id for r in store.runs()}
     for run in runs:
         if run not in known:  # a run the store has keeps its config
-            store.add_run(run, config={"kind": "imported"}, command="import attempts")
+            store.add_run(run, config=IMPORTED_CONFIG, command="import attempts")
     for bench in sorted({a.benchmark for a in ordered}):
         store.add_problem_ids(
             bench, sorted({a.problem_id for a in ordered if a.benchmark == bench})

@@ -141,8 +141,10 @@ _INSERT_DECISION = (
 )
 
 
-IMPORTED_RUN = json.dumps({"kind": "imported"}, sort_keys=True, separators=(",", ":"))
+IMPORTED_CONFIG: dict[str, Any] = {"kind": "imported"}
 """The config of a run created by an import, which the first writing command replaces."""
+IMPORTED_RUN = json.dumps(IMPORTED_CONFIG, sort_keys=True, separators=(",", ":"))
+""":data:`IMPORTED_CONFIG` as the runs table stores it."""
 
 
 def hash_text(text: str) -> str:

@@ -46,14 +46,18 @@ def _strip_doctest_markers(text: str) -> str:
     return "\n".join(lines)
 
 
-def _literal_args(call: ast.Call) -> tuple[Any, ...] | None:
+LITERAL_ERRORS = (ValueError, TypeError, SyntaxError, MemoryError, RecursionError)
+"""What ``ast.literal_eval`` raises for a node that is not a literal it can build."""
+
+
+def literal_args(call: ast.Call) -> tuple[Any, ...] | None:
     """The call's positional arguments as Python values, or None if any is not a literal."""
     # Keyword or starred arguments cannot be replayed as an argument tuple.
     if call.keywords or any(isinstance(a, ast.Starred) for a in call.args):
         return None
     try:
         return tuple(ast.literal_eval(a) for a in call.args)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+    except LITERAL_ERRORS:
         return None
 
 
@@ -70,7 +74,7 @@ def _calls_in(source: str, entry_point: str) -> list[tuple[Any, ...]]:
             and isinstance(node.func, ast.Name)
             and node.func.id == entry_point
         ):
-            args = _literal_args(node)
+            args = literal_args(node)
             if args is not None:
                 found.append(args)
     return found

@@ -19,7 +19,7 @@ from octoroute.config import Settings
 from octoroute.exceptions import DataError
 from octoroute.fileio.records import Record, read_jsonl
 from octoroute.fileio.text import PYTHON_PARSE_ERRORS, python_error
-from octoroute.tasks.examples import parse_examples
+from octoroute.tasks.examples import LITERAL_ERRORS, literal_args, parse_examples
 from octoroute.tasks.files import resolve_data_file
 from octoroute.types import Compare, Problem, TestCase, TestKind, Tier
 
@@ -132,9 +132,6 @@ def split_check(test_source: str, origin: Record) -> tuple[str, list[str]]:
     return "\n".join(harness), tests
 
 
-_LITERAL_ERRORS = (ValueError, TypeError, SyntaxError, MemoryError, RecursionError)
-
-
 def call_test(code: str, entry_point: str) -> TestCase | None:
     """The CALL test an assert test of one shape stands for, or None.
 
@@ -164,14 +161,14 @@ def call_test(code: str, entry_point: str) -> TestCase | None:
         isinstance(call, ast.Call)
         and isinstance(call.func, ast.Name)
         and call.func.id in ("candidate", entry_point)
-        and not call.keywords
-        and not any(isinstance(a, ast.Starred) for a in call.args)
     ):
         return None
+    args = literal_args(call)
+    if args is None:
+        return None
     try:
-        args = tuple(ast.literal_eval(a) for a in call.args)
         expected = ast.literal_eval(test.comparators[0])
-    except _LITERAL_ERRORS:
+    except LITERAL_ERRORS:
         return None
     return TestCase(
         kind=TestKind.CALL,
