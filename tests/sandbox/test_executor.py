@@ -208,3 +208,29 @@ def test_an_output_with_the_references_bytes_passes_undecoded(
     assert executor.check(prepared, other).tests[0].outcome is Outcome.BAD_OUTPUT_TYPE
     ints = "def f(x):\n    return [1, 2, 'a'] if x else 0.0\n"
     assert executor.check(prepared, ints).tests[0].outcome is Outcome.PASS
+
+
+def test_the_broker_matches_the_references_bytes_and_raw_runs_keep_them(
+    executor: Executor, humaneval_plus: dict[str, Problem]
+) -> None:
+    from octoroute.sandbox import codec
+    from octoroute.sandbox.protocol import Status
+
+    fib = humaneval_plus["HumanEval/55"]
+    digested = [t for t in fib.tests if t.expected_digest is not None]
+    assert digested
+    assert executor.check(fib, fib.reference).passed
+    wrong = fib.reference.replace("a, b, = b, a + b", "a, b, = b, a + b + 1")
+    assert wrong != fib.reference and not executor.check(fib, wrong).passed
+    # A raw run is never matched: its caller wants the outputs themselves.
+    raws = executor.run_raw(fib, fib.reference, digested)
+    assert {r[0] for r in raws} == {Status.VALUE}
+    assert [codec.digest(r[2]) for r in raws] == [t.expected_digest for t in digested]
+
+
+def test_a_match_reported_for_a_test_without_a_digest_is_a_violation() -> None:
+    from octoroute.sandbox.executor import _judge_raw
+    from octoroute.sandbox.protocol import Status
+
+    judged = _judge_raw(ADD, ADD.tests[0], Status.SAME, "", b"")
+    assert judged.outcome is Outcome.SANDBOX_VIOLATION

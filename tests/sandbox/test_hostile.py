@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 import textwrap
@@ -25,6 +26,8 @@ from octoroute.sandbox.isolation import ChildLimits
 from octoroute.sandbox.protocol import Kind
 from octoroute.tasks import load_benchmark
 from octoroute.types import Outcome, Problem, TestCase, TestKind, Tier
+
+from .test_executor import ADD
 
 PASSING = "def has_close_elements(numbers, threshold):\n    return False\n"
 
@@ -592,3 +595,35 @@ def test_the_harness_cpu_spent_by_earlier_jobs_does_not_reach_a_later_one() -> N
         for _ in range(12):
             ex.check(first, "def f(x):\n    return [[]] * 7_000_000\n")
         assert ex.check(later, "def f(x):\n    return x\n").passed
+
+
+def _descendants(root: int) -> list[tuple[int, str]]:
+    """(pid, state) of every process below ``root``, read from /proc."""
+    parents: dict[int, list[int]] = {}
+    states: dict[int, str] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        states[int(entry)] = fields[0]
+        parents.setdefault(int(fields[1]), []).append(int(entry))
+    out, todo = [], [root]
+    while todo:
+        for kid in parents.get(todo.pop(), []):
+            out.append((kid, states[kid]))
+            todo.append(kid)
+    return out
+
+
+def test_dead_candidates_are_reaped(executor: Executor) -> None:
+    # Each check of this program starts a candidate per test (each call exits); the zygote
+    # reaps them when the broker says so, so none is left a zombie for long.
+    exits = "import os\ndef add(a, b):\n    os._exit(0)\n"
+    for _ in range(20):
+        assert not executor.check(ADD, exits).passed
+    zombies = [pid for pid, state in _descendants(os.getpid()) if state == "Z"]
+    assert len(zombies) <= 2 * 2  # at most the last killed candidates of each worker

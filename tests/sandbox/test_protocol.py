@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 
 import pytest
@@ -10,6 +11,7 @@ from octoroute.sandbox.protocol import (
     CANDIDATE_CAPS,
     HEADER,
     FrameReader,
+    FrameStream,
     FrameTooLarge,
     Kind,
     ProtocolError,
@@ -25,13 +27,41 @@ def _reader(data: bytes, caps: dict[Kind, int] | int) -> FrameReader:
     return FrameReader(r, caps)
 
 
-def test_frames_of_accepted_kinds_are_read_one_at_a_time() -> None:
-    reader = _reader(encode(Kind.LOADED) + encode(Kind.RESULT, b"T"), CANDIDATE_CAPS)
+def test_frames_in_a_row_are_read_in_one_chunk_and_checked_when_popped() -> None:
+    reader = _reader(
+        encode(Kind.LOADED) + encode(Kind.RESULT, b"T") + encode(Kind.READY), CANDIDATE_CAPS
+    )
     reader.fill()
     assert reader.pop() == (Kind.LOADED, b"")
-    assert reader.pop() is None  # fill stops after one whole frame
+    assert reader.pop() == (Kind.RESULT, b"T")  # read by the same fill
+    with pytest.raises(ProtocolError, match="not expected"):
+        reader.pop()  # a kind the reader does not take is refused on its header
+
+
+def test_a_flood_is_read_no_further_than_the_frame_owed_and_one_chunk() -> None:
+    r, w = os.pipe()
+    os.set_blocking(w, False)
+    os.write(w, encode(Kind.RESULT, b"T"))
+    flood = 0
+    with contextlib.suppress(BlockingIOError):
+        while flood < 1 << 20:
+            flood += os.write(w, b"\0" * 4096)
+    os.set_blocking(r, False)
+    reader = FrameReader(r, CANDIDATE_CAPS)
     reader.fill()
     assert reader.pop() == (Kind.RESULT, b"T")
+    assert len(reader.buf) <= FrameStream.CHUNK
+
+
+def test_a_frame_stream_reads_frames_in_order_then_eof() -> None:
+    r, w = os.pipe()
+    os.write(w, encode(Kind.CALL, b"a") + encode(Kind.CALL, b"b" * 30_000))
+    os.close(w)
+    stream = FrameStream(r)
+    assert stream.next() == (Kind.CALL, b"a")
+    assert stream.next() == (Kind.CALL, b"b" * 30_000)
+    with pytest.raises(EOFError):
+        stream.next()
 
 
 @pytest.mark.parametrize("kind", [Kind.TEST_DONE, Kind.PROXY_REPLY, Kind.JOB_DONE, Kind.READY])

@@ -117,11 +117,21 @@ class _CapData(ctypes.Structure):
 
 def drop_capabilities() -> None:
     """Clear the bounding set and every capability set of this process."""
+    drop_bounding_set()
+    clear_capabilities()
+
+
+def drop_bounding_set() -> None:
+    """Clear the capability bounding set (inherited by children: a fork server does it once)."""
     for cap in range(64):
         try:
             prctl(PR_CAPBSET_DROP, cap)
         except OSError:
             break  # past the last capability this kernel knows
+
+
+def clear_capabilities() -> None:
+    """Clear the effective, permitted and inheritable capability sets of this process."""
     header = _CapHeader(0x20080522, 0)  # _LINUX_CAPABILITY_VERSION_3
     data = (_CapData * 2)()
     nr = _SYS_CAPSET.get(machine())

@@ -23,7 +23,14 @@ import traceback
 from typing import Any, NoReturn
 
 from octoroute.sandbox import codec
-from octoroute.sandbox.protocol import HEADER, REPLY_CAP, Kind, read_frame, write_frame
+from octoroute.sandbox.protocol import (
+    HEADER,
+    REPLY_CAP,
+    FrameStream,
+    Kind,
+    read_frame,
+    write_frame,
+)
 
 # Bound at import, before any candidate runs: a program that patches ``marshal`` or the
 # builtins then hurts only its own answers, and its verdict still names what it returned.
@@ -118,9 +125,10 @@ def run_candidate() -> NoReturn:
         write_frame(RESP_FD, Kind.NO_ENTRY, entry.encode())
         _exit(0)
     write_frame(RESP_FD, Kind.LOADED)
+    calls = FrameStream(REQ_FD)
     while True:
         try:
-            _, payload = read_frame(REQ_FD)
+            _, payload = calls.next()
         except EOFError:
             _exit(0)
         args, transform = _loads(payload)

@@ -91,7 +91,10 @@ class Limits:
     do not flip on a busy machine; wall time only catches sleepers. After ``max_timeouts``
     timeouts in one tier, the rest of that tier is not run and judged ``timeout``; the same
     when the check's whole budget is spent. Tiers run in order (visible, base, plus), so a
-    correct but slow program still gets its real verdicts on the small inputs.
+    correct but slow program still gets its real verdicts on the small inputs. Up to
+    ``pipeline`` calls of a function's tests are sent ahead of their answers (one round trip
+    per test would cost more than most tests); each answer's CPU time counts from the one
+    before, so with 1 every test's CPU time is measured alone, as reference timing needs.
     """
 
     cpu_floor: float = 0.25
@@ -103,6 +106,7 @@ class Limits:
     budget_floor: float = 5.0
     budget_factor: float = 3.0
     max_timeouts: int = 1
+    pipeline: int = 16
     child: ChildLimits = field(default_factory=ChildLimits)
 
     def cpu_limit(self, test: TestCase) -> float:
@@ -380,6 +384,7 @@ class Executor:
         tests: Sequence[TestCase],
         limits: Limits | None,
         on_result: Callable[[int, RawResult], None],
+        digests: bool = False,
     ) -> None:
         """Run ``code`` on ``tests``, handing each result to ``on_result`` in order.
 
@@ -387,7 +392,7 @@ class Executor:
         broker broken by the program), the tests it did not report are judged from that
         failure and the worker is replaced.
         """
-        self._run_programs(problem, [code], tests, limits, lambda _, i, r: on_result(i, r))
+        self._run_programs(problem, [code], tests, limits, lambda _, i, r: on_result(i, r), digests)
 
     def _run_programs(
         self,
@@ -396,11 +401,16 @@ class Executor:
         tests: Sequence[TestCase],
         limits: Limits | None,
         on_result: Callable[[int, int, RawResult], None],
+        digests: bool = False,
     ) -> None:
         """Run each of ``programs`` on ``tests`` in one job of one worker; results reach
         ``on_result(program, test, raw)`` in order. A worker failure judges the rest of the
         program it happened in, as :meth:`_run` does; the programs after it run again on a
-        fresh worker, so one hostile program costs the others nothing."""
+        fresh worker, so one hostile program costs the others nothing.
+
+        With ``digests`` (checks, not raw runs) the job carries each call test's expected
+        digest, and an output with the reference's own bytes comes back as
+        :attr:`~octoroute.sandbox.protocol.Status.SAME`, without its bytes."""
         self.start()
         if not programs or not tests:
             return
@@ -418,7 +428,7 @@ class Executor:
             "harness": problem.harness,
             "transform": sorted(transform)[0],
             "tests": [
-                (t.kind.value, t.input, limits.cpu_limit(t), t.tier.value, cap)
+                (t.kind.value, t.input, limits.cpu_limit(t), t.tier.value, cap, _digest(t, digests))
                 for t, cap in zip(tests, caps, strict=True)
             ],
             "budget_cpu": budget,
@@ -426,6 +436,7 @@ class Executor:
             "wall_factor": limits.wall_factor,
             "wall_extra": limits.wall_extra,
             "max_timeouts": limits.max_timeouts,
+            "pipeline": limits.pipeline,
             "load_cpu": limits.load_cpu,
         }
         if len(programs) == 1:
@@ -479,7 +490,7 @@ class Executor:
         rest = programs[after:]
         if rest:
             self._run_programs(
-                problem, rest, tests, limits, lambda q, i, r: on_result(after + q, i, r)
+                problem, rest, tests, limits, lambda q, i, r: on_result(after + q, i, r), digests
             )
 
     def _take(self) -> _Worker:
@@ -502,7 +513,7 @@ class Executor:
         """
         indexed = _judged_tests(problem, tiers)
         judged = _Judgement(problem, indexed)
-        self._run(problem, code, [t for _, t in indexed], None, judged.add)
+        self._run(problem, code, [t for _, t in indexed], None, judged.add, digests=True)
         return judged.verdict(code, self.isolation)
 
     def run_batch(
@@ -539,7 +550,7 @@ class Executor:
         def keep(program: int, test: int, raw: RawResult) -> None:
             judged[program].add(test, raw)  # judged as it arrives, beside the workers' runs
 
-        self._run_shares(problem, programs, [t for _, t in indexed], None, keep)
+        self._run_shares(problem, programs, [t for _, t in indexed], None, keep, digests=True)
         return [j.verdict(code, self.isolation) for j, code in zip(judged, programs, strict=True)]
 
     def _run_shares(
@@ -549,6 +560,7 @@ class Executor:
         tests: Sequence[TestCase],
         limits: Limits | None,
         on_result: Callable[[int, int, RawResult], None],
+        digests: bool = False,
     ) -> None:
         """Split ``programs`` into contiguous shares, two per worker (so one slow program
         does not leave a worker idle for long), and run the shares in parallel."""
@@ -563,7 +575,7 @@ class Executor:
             def relay(q: int, i: int, raw: RawResult) -> None:
                 on_result(share.start + q, i, raw)
 
-            self._run_programs(problem, [programs[k] for k in share], tests, limits, relay)
+            self._run_programs(problem, [programs[k] for k in share], tests, limits, relay, digests)
 
         with ThreadPoolExecutor(max_workers=self._n) as pool:
             for future in [pool.submit(run, share) for share in shares]:
@@ -573,8 +585,10 @@ class Executor:
         self,
         items: Iterable[tuple[Problem, str]],
         on_done: Callable[[Verdict], None] | None = None,
+        tiers: Iterable[Tier] | None = None,
     ) -> list[Verdict]:
-        """Judge many (problem, code) pairs in parallel; verdicts in input order.
+        """Judge many (problem, code) pairs in parallel (on ``tiers`` only, if given);
+        verdicts in input order.
 
         The checks start longest first (by their references' CPU time), so that no long one
         is left running alone at the end while the other workers idle; ``on_done`` sees each
@@ -585,7 +599,8 @@ class Executor:
         order = sorted(range(len(work)), key=lambda k: -_expected_cpu(work[k][0]))
         out: list[Verdict | None] = [None] * len(work)
         with ThreadPoolExecutor(max_workers=self._n) as pool:
-            futures = {pool.submit(self.check, *work[k]): k for k in order}
+            wanted = None if tiers is None else tuple(tiers)
+            futures = {pool.submit(self.check, *work[k], wanted): k for k in order}
             for f in as_completed(futures):
                 v = f.result()
                 out[futures[f]] = v
@@ -609,7 +624,23 @@ _STATUS = {
     Status.HARNESS: Outcome.RUNTIME_ERROR,
 }
 # The observations that can pass a test, each for one kind of test only.
-_PASSING = {Status.VALUE: TestKind.CALL, Status.STDOUT: TestKind.STDIO, Status.OK: TestKind.ASSERT}
+_PASSING = {
+    Status.VALUE: TestKind.CALL,
+    Status.SAME: TestKind.CALL,
+    Status.STDOUT: TestKind.STDIO,
+    Status.OK: TestKind.ASSERT,
+}
+
+
+def _digest(test: TestCase, wanted: bool) -> bytes | None:
+    """The digest the broker may match a call test's output against (None: send it back).
+
+    Equal bytes mean the reference's value, of the same types, which every comparison but a
+    polynomial root's accepts (a root is judged by evaluating the polynomial at it).
+    """
+    if not wanted or test.kind is not TestKind.CALL or test.compare is Compare.POLY_ROOT:
+        return None
+    return test.expected_digest
 
 
 def _judged_tests(problem: Problem, tiers: Iterable[Tier] | None) -> list[tuple[int, TestCase]]:
@@ -704,6 +735,10 @@ def _judge_raw(
         return _Judged(
             Outcome.SANDBOX_VIOLATION, f"{status.value} reported for a {test.kind.value} test"
         )
+    if status is Status.SAME:
+        if _digest(test, True) is None:
+            return _Judged(Outcome.SANDBOX_VIOLATION, "a match reported for a test without one")
+        return _Judged(Outcome.PASS)  # the broker found the reference's own bytes
     if status is Status.VALUE:
         if (
             test.expected_digest is not None

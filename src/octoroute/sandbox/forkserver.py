@@ -5,7 +5,7 @@ Process tree of one worker (``python -m octoroute.sandbox.forkserver``)::
     launcher          enters the namespaces, builds the root, forks, waits
     └── broker        PID 1: reads jobs, runs tests, measures CPU, kills, reports
         ├── zygote    pristine: has never seen a job; forks candidates on request
-        │   └── (candidate processes, reparented to the broker)
+        │   └── (candidate processes: reaped by the zygote only when the broker says so)
         └── harness   runs assert-style test code against a proxy; serves job after job
 
 Candidates fork from the zygote so that nothing of a job (assert code holding expected values,
@@ -23,6 +23,7 @@ that answer what it asked, each under its own size cap, and chooses every status
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import fcntl
 import functools
@@ -101,6 +102,7 @@ class Candidate:
     out: int
     err: int
     program_mode: bool
+    from_zygote: bool = True
     stdout: bytearray = field(default_factory=bytearray)
     err_bytes: int = 0
     clock: int | None = None
@@ -152,6 +154,7 @@ class Broker:
         self.limits = limits
         self.oom_fd = oom_fd
         self.spare: tuple[int, int, int, int] | None = None
+        self._pids: list[int] = []  # the zygote's answers to spawn requests, not yet taken
         self.harness: Candidate | None = None
         self.harness_job: tuple[int, int] = (-1, 0)
 
@@ -184,7 +187,7 @@ class Broker:
         assert self.spare is not None
         req_w, resp_r, out_r, err_r = self.spare
         self.spare = None
-        pid = int(self.zygote.recv(32).decode())
+        pid = self._pids.pop(0) if self._pids else int(self._zygote_reply(b"p"))
         # Writes to a candidate never block: one that stops reading would stall the broker.
         os.set_blocking(req_w, False)
         return Candidate(pid, req_w, FrameReader(resp_r, _LOAD_CAPS), out_r, err_r, False)
@@ -217,11 +220,11 @@ class Broker:
         """
         self.release(c)
         if kill:
-            self._kill(c.pid)
+            self._kill(c)
             return Death(Status.CRASH, "killed")
-        reaped = self._reap(c.pid, deadline=time.monotonic() + 1.0)
+        reaped = self._reap(c, deadline=time.monotonic() + 1.0)
         if reaped is None:
-            self._kill(c.pid)
+            self._kill(c)
             return Death(Status.VIOLATION, "closed its reply channel and went on running")
         status, cpu = reaped
         return self._death(status, cpu, c)
@@ -233,13 +236,42 @@ class Broker:
             with contextlib.suppress(OSError):
                 os.close(fd)
 
-    @staticmethod
-    def _kill(pid: int) -> None:
+    def _kill(self, c: Candidate) -> None:
         # Each child leads its own process group (and may not leave it): kill the whole group.
+        # A candidate is the zygote's child, which reaps it only when told, after the kill: its
+        # pid (and group) cannot have passed to another process in the meantime.
         with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(pid, signal.SIGKILL)
+            os.killpg(c.pid, signal.SIGKILL)
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+            os.kill(c.pid, signal.SIGKILL)
+        if c.from_zygote:
+            self.zygote.send(b"k%d" % c.pid)
+
+    def _zygote_reply(self, kind: bytes) -> bytes:
+        """The zygote's next answer of ``kind`` (its answers come in the order asked; a spawn
+        answer that arrives first is kept for :meth:`_collect_spare`)."""
+        while True:
+            msg = self.zygote.recv(64)
+            if not msg:
+                raise EOFError("the zygote is gone")
+            if msg[:1] == kind:
+                return msg[1:]
+            if msg[:1] != b"p":
+                raise ProtocolError(f"zygote answered {msg[:1]!r}, expected {kind!r}")
+            self._pids.append(int(msg[1:]))
+
+    def wait(self, c: Candidate) -> tuple[int, float] | None:
+        """The exit status and CPU seconds of ``c`` once it has exited (it is then reaped and
+        its pid no longer its own), or None while it runs. Never blocks."""
+        if not c.from_zygote:
+            try:
+                got, status, usage = os.wait4(c.pid, os.WNOHANG)
+            except ChildProcessError:
+                return None  # not ours (yet): an orphan whose parent is still exiting
+            return (status, usage.ru_utime + usage.ru_stime) if got == c.pid else None
+        self.zygote.send(b"w%d" % c.pid)
+        answer = marshal.loads(self._zygote_reply(b"s"))
+        return None if answer is None else (int(answer[0]), float(answer[1]))
 
     @staticmethod
     def reap_zombies() -> None:
@@ -256,18 +288,12 @@ class Broker:
             if pid == 0:
                 return
 
-    @staticmethod
-    def _reap(pid: int, deadline: float) -> tuple[int, float] | None:
-        """Wait for ``pid`` to exit until ``deadline``: its status and CPU time, or None."""
+    def _reap(self, c: Candidate, deadline: float) -> tuple[int, float] | None:
+        """Wait for ``c`` to exit until ``deadline``: its status and CPU time, or None."""
         while True:
-            try:
-                got, status, usage = os.wait4(pid, os.WNOHANG)
-                if got == pid:
-                    return status, usage.ru_utime + usage.ru_stime
-            except ChildProcessError:
-                pass  # not reparented to us yet: its short-lived parent is still exiting
-            except InterruptedError:
-                continue
+            reaped = self.wait(c)
+            if reaped is not None:
+                return reaped
             if time.monotonic() > deadline:
                 return None
             time.sleep(0.001)
@@ -289,13 +315,19 @@ class Broker:
         return Death(Status.EARLY_EXIT, f"exit status {os.WEXITSTATUS(status)}")
 
     def await_frame(
-        self, c: Candidate, caps: Mapping[Kind, int], cpu_limit: float, wall_limit: float
+        self,
+        c: Candidate,
+        caps: Mapping[Kind, int],
+        cpu_limit: float,
+        wall_limit: float,
+        since: tuple[float, float] | None = None,
     ) -> tuple[Kind, bytes] | Death:
         """Wait for the candidate's next frame of a kind in ``caps``, enforcing CPU and wall
-        limits; any other kind, or an oversized frame, kills it."""
+        limits counted from now, or from ``since`` (its CPU seconds and the monotonic time at
+        which the work this frame answers began); any other kind, or an oversized frame,
+        kills it."""
         c.resp.caps = caps
-        start_cpu = c.cpu()
-        start = time.monotonic()
+        start_cpu, start = since if since is not None else (c.cpu(), time.monotonic())
         while True:
             try:
                 frame = c.resp.pop()
@@ -351,10 +383,15 @@ class Broker:
         non-blocking) has not read it all by ``deadline``."""
         return self._write(c, kind, payload, deadline) is None
 
-    @staticmethod
-    def _write(c: Candidate, kind: Kind, payload: bytes, deadline: float | None) -> str | None:
+    @classmethod
+    def _write(cls, c: Candidate, kind: Kind, payload: bytes, deadline: float | None) -> str | None:
         """None once the frame is written; else ``"closed"`` or ``"late"``."""
-        data = memoryview(encode(kind, payload))
+        return cls._write_frame(c, encode(kind, payload), deadline)
+
+    @staticmethod
+    def _write_frame(c: Candidate, frame: bytes, deadline: float | None) -> str | None:
+        """:meth:`_write` for an encoded frame."""
+        data = memoryview(frame)
         while data:
             try:
                 data = data[os.write(c.req, data) :]
@@ -426,19 +463,130 @@ class JobRun:
 
     def run(self, emit: Callable[[int, Result], None]) -> None:
         timeouts: dict[str, int] = {}
-        if any(t[0] == "assert" for t in self.job["tests"]):
+        tests = self.job["tests"]
+        if any(t[0] == "assert" for t in tests):
             # Set the harness up now: its setup overlaps with loading the candidate.
             self._harness()
         try:
-            for index, (kind, inp, cpu_limit, tier, cap) in enumerate(self.job["tests"]):
+            index = 0
+            while index < len(tests):
+                kind, inp, cpu_limit, tier, cap, digest = tests[index]
+                if kind == "call" and self.cand is not None and self._window(self.cand) > 1:
+                    after = self._call_run(index, timeouts, emit)
+                    if after > index:
+                        index = after
+                        continue
                 res = self._test(kind, inp, cpu_limit, tier, cap, timeouts)
-                self.cpu_spent += res[3]
-                if res[0] == Status.TIMEOUT:
-                    timeouts[tier] = timeouts.get(tier, 0) + 1
-                emit(index, res)
+                if digest is not None:
+                    res = _matched(res, digest)
+                self._record(index, tier, res, timeouts, emit)
+                index += 1
         finally:
             if self.cand is not None:
                 self.b.close(self.cand)
+
+    def _record(
+        self,
+        index: int,
+        tier: str,
+        res: Result,
+        timeouts: dict[str, int],
+        emit: Callable[[int, Result], None],
+    ) -> None:
+        self.cpu_spent += res[3]
+        if res[0] == Status.TIMEOUT:
+            timeouts[tier] = timeouts.get(tier, 0) + 1
+        emit(index, res)
+
+    def _window(self, c: Candidate) -> int:
+        """Calls that may be in flight to ``c`` at once: the job's setting, at most one per
+        page of its request pipe (so that sending never blocks, whatever it has not read)."""
+        try:
+            pages = fcntl.fcntl(c.req, fcntl.F_GETPIPE_SZ) // 4096
+        except OSError:
+            return 1
+        return max(1, min(int(self.job.get("pipeline", 1)), pages // 2))
+
+    def _call_run(
+        self, start: int, timeouts: dict[str, int], emit: Callable[[int, Result], None]
+    ) -> int:
+        """Judge the call tests from ``start`` on with several calls in flight to the loaded
+        candidate; the index of the first test it leaves to the one-at-a-time path.
+
+        Verdicts are those of one call at a time: a call is sent only when the tests before
+        it cannot have spent the check's budget even at their limits; each answer's CPU
+        time and wall time count from the previous answer, when the candidate began this
+        call (it runs them in order); a test that times out or dies ends the run, and the
+        calls sent after it are left to the one-at-a-time path, which judges them as it
+        would have (budget, a fresh candidate).
+        """
+        c = self.cand
+        assert c is not None
+        tests = self.job["tests"]
+        window = self._window(c)
+        # Bytes in flight (an upper bound on what the pipe holds unread): a quarter of the
+        # pipe, so that a write never blocks.
+        room = 1024 * 2 * window
+        inflight: collections.deque[_InFlight] = collections.deque()
+        sent = start
+        mark = (c.cpu(), time.monotonic())
+        while True:
+            while len(inflight) < window and sent < len(tests):
+                kind, args, cpu_limit, tier, cap, digest = tests[sent]
+                wall = cpu_limit * self.job["wall_factor"] + self.job["wall_extra"]
+                if kind != "call" or not self._may_send(tier, timeouts, inflight, cpu_limit, wall):
+                    break
+                frame = encode(Kind.CALL, codec.encode((args, self.job["transform"])))
+                if sum(x[5] for x in inflight) + len(frame) > room:
+                    break  # a large input goes alone, by the one-at-a-time path
+                if self.b._write_frame(c, frame, None) is not None:
+                    break  # closed: the next read finds out how it ended
+                inflight.append((sent, tier, cpu_limit, wall, cap, len(frame), digest))
+                sent += 1
+            if not inflight:
+                return sent
+            index, tier, cpu_limit, wall, cap, _, digest = inflight.popleft()
+            try:
+                got = self.b.await_frame(
+                    c, {**_CALL_CAPS, Kind.RESULT: cap}, cpu_limit, wall, since=mark
+                )
+            except (OSError, ValueError, EOFError) as e:
+                got = self._broken(e)
+            if isinstance(got, Death):
+                self.cand = None
+                used = cpu_limit if got.status == Status.TIMEOUT else 0.0
+                self._record(index, tier, (got.status, got.detail, b"", used), timeouts, emit)
+                return index + 1
+            now = (c.cpu(), time.monotonic())
+            res = (*_failure(got), now[0] - mark[0])
+            self._record(
+                index, tier, res if digest is None else _matched(res, digest), timeouts, emit
+            )
+            mark = now
+
+    def _may_send(
+        self,
+        tier: str,
+        timeouts: dict[str, int],
+        inflight: collections.deque[_InFlight],
+        cpu_limit: float,
+        wall: float,
+    ) -> bool:
+        """Whether the next call may go out now: its tier has not timed out, and the check's
+        budget would not be spent before it even if every call in flight used its limits."""
+        if timeouts.get(tier, 0) >= self.job["max_timeouts"]:
+            return False
+        cpu = self.cpu_spent + sum(x[2] for x in inflight)
+        elapsed = time.monotonic() - self.started + sum(x[3] for x in inflight)
+        return bool(cpu <= self.job["budget_cpu"] and elapsed <= self.job["budget_wall"])
+
+    def _broken(self, e: Exception) -> Death:
+        """A candidate that broke the broker's plumbing: it and the harness are replaced."""
+        for proc in (self.cand, self.b.harness):
+            if proc is not None:
+                self.b.close(proc)
+        self.cand = self.b.harness = None
+        return Death(Status.VIOLATION, f"broker: {type(e).__name__}: {e}"[:_NOTE_TEXT])
 
     def _test(
         self,
@@ -466,11 +614,8 @@ class JobRun:
         except (OSError, ValueError, EOFError) as e:
             # A candidate that breaks the broker's plumbing fails the test; the broker goes on
             # with a fresh candidate and harness (whose conversation may have been cut short).
-            for proc in (self.cand, self.b.harness):
-                if proc is not None:
-                    self.b.close(proc)
-            self.cand = self.b.harness = None
-            return (Status.VIOLATION, f"broker: {type(e).__name__}: {e}"[:_NOTE_TEXT], b"", 0.0)
+            death = self._broken(e)
+            return (death.status, death.detail, b"", 0.0)
 
     def _load(self, cpu_limit: float, wall: float, stdin: bytes = b"") -> Result | None:
         """Start a candidate and load the program; None when it is ready for calls."""
@@ -543,12 +688,9 @@ class JobRun:
             if len(c.stdout) > _STREAM_CAP or c.err_bytes > _STREAM_CAP:
                 self.b.close(c)
                 return (Status.OUTPUT_LIMIT, "too much output", b"", used)
-            try:
-                pid, status, usage = os.wait4(c.pid, os.WNOHANG)
-            except ChildProcessError:
-                pid = 0  # not reparented to the broker yet
-            if pid == c.pid:
-                used = usage.ru_utime + usage.ru_stime
+            reaped = self.b.wait(c)
+            if reaped is not None:
+                status, used = reaped
                 break
             used = max(used, c.cpu())
             if used > cpu_limit or time.monotonic() > deadline:
@@ -680,7 +822,21 @@ class JobRun:
             os.close(fd)
         for fd in (resp_r, out_r, err_r):
             os.set_blocking(fd, False)
-        return Candidate(pid, req_w, FrameReader(resp_r, _HARNESS_CAPS), out_r, err_r, False)
+        return Candidate(
+            pid, req_w, FrameReader(resp_r, _HARNESS_CAPS), out_r, err_r, False, from_zygote=False
+        )
+
+
+_InFlight = tuple[int, str, float, float, int, int, bytes | None]
+"""A call sent ahead: test index, tier, CPU limit, wall limit, reply cap, frame bytes, digest."""
+
+
+def _matched(res: Result, digest: bytes) -> Result:
+    """``res`` as :attr:`Status.SAME` when it is a value with the expected bytes: the trusted
+    side then passes it without receiving (or decoding) them."""
+    if res[0] != Status.VALUE or codec.digest(res[2]) != digest:
+        return res
+    return (Status.SAME, "", b"", res[3])
 
 
 def _failure(got: tuple[Kind, bytes] | Death) -> tuple[str, str, bytes]:
@@ -724,35 +880,62 @@ def _become_child(
     for target, src in moved.items():
         os.dup2(src, target)
     os.closerange(5, 1 << 16)
-    confine_child(*confinement, private_tmp=candidate)
+    confine_child(*confinement, candidate=candidate)
 
 
 def zygote_main(sock: socket.socket, limits: ChildLimits, layers: frozenset[Layer]) -> None:
-    """Fork candidates on request. Holds no job data, ever."""
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    """Fork candidates on request, and reap them when the broker asks. Holds no job data, ever.
+
+    Requests (one datagram each): ``c`` with the candidate's four pipe ends (answered ``p`` and
+    its pid); ``w`` and a pid (answered ``s`` and, marshalled, None while it runs or its exit
+    status and CPU seconds, once reaped); ``k`` and a pid the broker has killed (reaped as soon
+    as it is gone, no answer). A candidate stays unreaped until the broker has asked, so the
+    broker never signals a pid that has passed to another process.
+    """
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)  # not SIG_IGN: that would reap on its own
+    if Layer.NO_CAPS in layers:
+        # Inherited by every candidate: each then only has to clear its own sets.
+        _linux.drop_bounding_set()
     # Children would otherwise copy every page the collector walks (copy-on-write).
     gc.collect()
     gc.freeze()
+    killed: set[int] = set()
     while True:
         try:
-            msg, fds, _flags, _addr = socket.recv_fds(sock, 16, 4)
+            msg, fds, _flags, _addr = socket.recv_fds(sock, 64, 4)
         except (EOFError, OSError):
             os._exit(0)
         if not msg:
             os._exit(0)
-        req_r, resp_w, out_w, err_w = fds
-        middle = os.fork()
-        if middle == 0:
+        op, arg = msg[:1], msg[1:]
+        if op == b"c" and len(fds) == 4:
             pid = os.fork()
             if pid == 0:
-                sock.close()
-                _become_child(req_r, resp_w, out_w, (limits, layers), err=err_w, candidate=True)
-                child.run_candidate()
-            sock.send(str(pid).encode())
-            os._exit(0)
+                try:
+                    sock.close()
+                    req_r, resp_w, out_w, err_w = fds
+                    _become_child(req_r, resp_w, out_w, (limits, layers), err=err_w, candidate=True)
+                    child.run_candidate()
+                finally:
+                    os._exit(70)
+            sock.send(b"p%d" % pid)
+        elif op == b"w":
+            sock.send(b"s" + marshal.dumps(_reap_child(int(arg))))
+        elif op == b"k":
+            killed.add(int(arg))
         for fd in fds:
             os.close(fd)
-        os.waitpid(middle, 0)
+        killed = {pid for pid in killed if _reap_child(pid) is None}
+
+
+def _reap_child(pid: int) -> tuple[int, float] | None:
+    """Reap ``pid`` if it has exited: its status and CPU seconds; None while it runs. One that
+    is gone already (reaped, or never ours) reads as killed."""
+    try:
+        got, status, usage = os.wait4(pid, os.WNOHANG)
+    except ChildProcessError:
+        return (signal.SIGKILL, 0.0)
+    return (status, usage.ru_utime + usage.ru_stime) if got == pid else None
 
 
 def _broker_main(layers: frozenset[Layer], limits: ChildLimits, cgroup: dict[str, int]) -> None:
@@ -774,7 +957,7 @@ def _broker_main(layers: frozenset[Layer], limits: ChildLimits, cgroup: dict[str
     zygote_sock.close()
     if cgroup:
         os.close(cgroup["candidates_procs"])
-    # Candidates are orphaned on purpose (see zygote_main); make sure they become ours.
+    # Should the zygote die, its candidates become ours (and reap_zombies collects them).
     _linux.prctl(_linux.PR_SET_CHILD_SUBREAPER, 1)
     broker = Broker(parent_sock, layers, limits, cgroup.get("candidates_events"))
     write_frame(1, Kind.READY, marshal.dumps([x.value for x in sorted(layers)]))

@@ -232,14 +232,15 @@ def _hide_site_packages(new_root: str) -> None:
                          | _linux.MS_NODEV, "size=4k")  # fmt: skip
 
 
-def confine_child(limits: ChildLimits, layers: frozenset[Layer], private_tmp: bool = False) -> None:
+def confine_child(limits: ChildLimits, layers: frozenset[Layer], candidate: bool = False) -> None:
     """Apply the per-child layers to the calling (freshly forked) process.
 
-    Order matters: a candidate's own ``/tmp`` first (it needs the capabilities), then limits
-    and capabilities, the seccomp filter last, since it forbids nothing these calls need but
-    must be in force before any untrusted byte runs.
+    A ``candidate`` gets its own ``/tmp``, and comes from the zygote, which has cleared the
+    capability bounding set already. Order matters: the private ``/tmp`` first (it needs the
+    capabilities), then limits and capabilities, the seccomp filter last, since it forbids
+    nothing these calls need but must be in force before any untrusted byte runs.
     """
-    if private_tmp and Layer.MOUNT_NS in layers:
+    if candidate and Layer.MOUNT_NS in layers:
         enter_private_tmp(limits.tmp_bytes, ipc=Layer.IPC_NS in layers)
     if Layer.RLIMITS in layers:
         for res, value in (
@@ -254,7 +255,10 @@ def confine_child(limits: ChildLimits, layers: frozenset[Layer], private_tmp: bo
             hard = value + 1 if res == resource.RLIMIT_CPU else value
             resource.setrlimit(res, (value, hard))
     if Layer.NO_CAPS in layers:
-        _linux.drop_capabilities()
+        if candidate:
+            _linux.clear_capabilities()
+        else:
+            _linux.drop_capabilities()
     _linux.prctl(_linux.PR_SET_NO_NEW_PRIVS, 1)
     if Layer.SECCOMP in layers:
         _linux.install_seccomp(seccomp.build_filter(_linux.machine(), os.getpid()))

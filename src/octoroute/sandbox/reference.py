@@ -27,7 +27,8 @@ from octoroute.types import Outcome, Problem, TestCase, TestKind
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 2  # 2: outputs in marshal format 2, statuses of protocol.Status
-REFERENCE_LIMITS = Limits(default_cpu=20.0, budget_floor=600.0, max_timeouts=1_000_000)
+# One call at a time: each test's own CPU time sets its limit.
+REFERENCE_LIMITS = Limits(default_cpu=20.0, budget_floor=600.0, max_timeouts=1_000_000, pipeline=1)
 
 
 def _problem_key(p: Problem) -> str:

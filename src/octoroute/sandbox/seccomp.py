@@ -20,6 +20,7 @@ What the filter does, on x86_64 (other architectures are refused, never silently
 from __future__ import annotations
 
 import errno
+import functools
 import struct
 
 from octoroute.exceptions import IsolationUnavailable
@@ -96,6 +97,24 @@ def build_filter(arch: str, own_pid: int) -> bytes:
     >>> len(build_filter("x86_64", 1234)) % 8
     0
     """
+    out = [_static_part(arch)]
+    for nr, zero_ok in _SELF_ONLY.values():
+        out += [
+            _insn(_JEQ, nr, 0, 5),
+            _insn(_LD_W_ABS, 16),
+            _insn(_JEQ, own_pid, 2, 0),
+            _insn(_JEQ, 0 if zero_ok else own_pid, 1, 0),
+            _insn(_RET, _ret_errno(errno.EPERM)),
+            _insn(_RET, RET_ALLOW),
+        ]
+    out.append(_insn(_RET, RET_ALLOW))
+    return b"".join(out)
+
+
+@functools.cache
+def _static_part(arch: str) -> bytes:
+    """The filter's instructions that do not depend on the process (built once per process,
+    so that a fork server's children inherit them ready)."""
     audit_arch = _ARCH.get(arch)
     if audit_arch is None:
         raise IsolationUnavailable(
@@ -129,14 +148,4 @@ def build_filter(arch: str, own_pid: int) -> bytes:
         out += [_insn(_JEQ, cmd, n + 1 - i, 0) for i, cmd in enumerate(commands)]
         out += [_insn(_LD_W_ABS, 0), _insn(_JA, 1)]  # no match: reload nr, skip the EPERM
         out += [_insn(_RET, _ret_errno(errno.EPERM))]
-    for nr, zero_ok in _SELF_ONLY.values():
-        out += [
-            _insn(_JEQ, nr, 0, 5),
-            _insn(_LD_W_ABS, 16),
-            _insn(_JEQ, own_pid, 2, 0),
-            _insn(_JEQ, 0 if zero_ok else own_pid, 1, 0),
-            _insn(_RET, _ret_errno(errno.EPERM)),
-            _insn(_RET, RET_ALLOW),
-        ]
-    out.append(_insn(_RET, RET_ALLOW))
     return b"".join(out)
