@@ -18,6 +18,7 @@ def _register() -> None:
     from octoroute.cli.collection import collect, rejudge
     from octoroute.cli.demo import demo_command, report_command
     from octoroute.cli.episodes import episodes_command
+    from octoroute.cli.probes import probes_command
     from octoroute.cli.repair import fixrate_command, repair_collect_command
     from octoroute.cli.replay import replay_command
     from octoroute.cli.sandbox import check, validate
@@ -32,6 +33,7 @@ def _register() -> None:
     app.command("demo")(demo_command)
     app.command("stats")(stats_command)
     app.command("export")(export_command)
+    app.command("probes")(probes_command)
     app.command("replay")(replay_command)
     app.command("report")(report_command)
     app.command("repair-collect")(repair_collect_command)

@@ -10,10 +10,12 @@ FLOPs (2 x parameters x tokens).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -21,7 +23,65 @@ from rich.markup import escape
 from octoroute.cli.common import BenchmarkArg, DataOpt, console, fail, load
 from octoroute.exceptions import ConfigError, OctorouteError
 
-__all__ = ["states_command"]
+if TYPE_CHECKING:
+    from octoroute.arms.llamacpp import LlamaCppArm
+    from octoroute.features.hidden.states import PromptStates
+    from octoroute.types import Problem
+
+__all__ = ["open_states", "parse_ship", "states_command"]
+
+
+def parse_ship(spec: str) -> list[tuple[int, str]]:
+    """``--ship``: comma-separated ``LAYER/POOLING`` pairs.
+
+    >>> parse_ship("12/last, 16/mean")
+    [(12, 'last'), (16, 'mean')]
+    """
+    out: list[tuple[int, str]] = []
+    for item in (x.strip() for x in spec.split(",") if x.strip()):
+        layer, _, pooling = item.partition("/")
+        if not layer.isdigit() or pooling not in ("last", "mean"):
+            raise ConfigError(f"--ship: expected LAYER/POOLING (last or mean), found {item!r}")
+        out.append((int(layer), pooling))
+    if not out:
+        raise ConfigError("--ship: no LAYER/POOLING pair")
+    return out
+
+
+@contextlib.contextmanager
+def open_states(arm: str, cache: Path | None) -> Iterator[tuple[PromptStates, LlamaCppArm, Path]]:
+    """The hidden states of the prompts ``arm`` (a local arm of the default pool) sends, read
+    from or written to ``cache`` (default: the cache folder's ``states``); the arm and the
+    folder. The arm's server, which tokenizes, starts only if a prompt is not cached."""
+    from octoroute.arms.llamacpp import LlamaCppArm
+    from octoroute.arms.pool import default_pool
+    from octoroute.config import Settings
+    from octoroute.features.hidden import StateCache
+    from octoroute.features.hidden.shipped import ShippedStates, bundle_path
+    from octoroute.features.hidden.states import PromptStates
+
+    pool = default_pool([arm])
+    spec = pool.spec(arm)
+    if spec.path is None or spec.sha256 is None:
+        raise ConfigError(f"arm {arm!r} has no local model file")
+    built = pool.build(arm)
+    if not isinstance(built, LlamaCppArm):
+        raise ConfigError(f"arm {arm!r} is not a local llama.cpp arm")
+    folder = cache or Settings.from_env().cache_dir / "states"
+    bundle = bundle_path(arm)
+    shipped = ShippedStates(bundle) if bundle.is_file() else None
+    with contextlib.ExitStack() as stack:
+        started: list[bool] = []
+
+        def tokenize(problem: Problem) -> list[int]:
+            if not started:  # the first prompt not cached: start the server
+                stack.enter_context(built)
+                started.append(True)
+            return built.prompt_tokens(problem)
+
+        states = PromptStates(spec.path, spec.sha256, spec.style.value, tokenize,
+                              StateCache(folder), shipped)  # fmt: skip
+        yield states, built, folder
 
 
 def states_command(
@@ -33,30 +93,33 @@ def states_command(
         typer.Option("--cache", help="States folder (default: the cache folder's 'states')."),
     ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="First N problems.")] = None,
+    bundle: Annotated[
+        Path | None,
+        typer.Option("--bundle", help="Also write the --ship vectors of every prompt to FILE."),
+    ] = None,
+    ship: Annotated[
+        str, typer.Option("--ship", help="LAYER/POOLING pairs a bundle holds, comma-separated.")
+    ] = "12/last",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
-    """Compute and cache the hidden states of a benchmark's prompts in a local arm's model."""
-    from octoroute.arms.llamacpp import LlamaCppArm
-    from octoroute.arms.pool import default_pool
-    from octoroute.config import Settings
+    """Compute and cache the hidden states of a benchmark's prompts in a local arm's model
+    (several benchmarks: comma-separated); with --bundle, write the vectors the package ships.
+
+    The shipped bundles were written by (each arm's):
+    octoroute states humaneval,humaneval+,mbpp+ --arm ARM --bundle
+    src/octoroute/data/states/ARM.npz --ship LAYER/POOLING,...
+    """
     from octoroute.features.hidden import StateCache
-    from octoroute.features.hidden.states import PromptStates
+    from octoroute.features.hidden.cache import prompt_id
+    from octoroute.features.hidden.shipped import write_bundle
 
     try:
-        pool = default_pool([arm])
-        spec = pool.spec(arm)
-        if spec.path is None or spec.sha256 is None:
-            raise ConfigError(f"arm {arm!r} has no local model file")
-        built = pool.build(arm)
-        if not isinstance(built, LlamaCppArm):
-            raise ConfigError(f"arm {arm!r} is not a local llama.cpp arm")
-        problems = load(benchmark, data)[:limit]
-        folder = cache or Settings.from_env().cache_dir / "states"
-        states = PromptStates(spec.path, spec.sha256, spec.style.value, built.prompt_tokens,
-                              StateCache(folder))  # fmt: skip
-        flops_per_token = 2 * int(getattr(built.cost_model, "parameters", 0))
+        keys = parse_ship(ship)
+        problems = [p for b in benchmark.split(",") if b.strip() for p in load(b.strip(), data)]
+        problems = problems[:limit]
         rows: list[dict[str, Any]] = []
-        with built:
+        with open_states(arm, cache) as (states, built, folder):
+            flops_per_token = 2 * int(getattr(built.cost_model, "parameters", 0))
             for p in problems:
                 start = time.perf_counter()
                 before = states.computed
@@ -68,6 +131,11 @@ def states_command(
                              "flops": float(flops_per_token * s.tokens)})  # fmt: skip
                 note = f", {ms:.0f} ms" if fresh else " (cached)"
                 console.print(f"{escape(p.id)}: {s.tokens} tokens{note}")
+            written = None
+            if bundle is not None:
+                prompts = [prompt_id(states.style, p) for p in problems]
+                written = write_bundle(bundle, StateCache(folder), states.model_sha256, prompts,
+                                       keys)  # fmt: skip
     except OctorouteError as e:
         fail(e)
     fresh_ms = [float(r["ms"]) for r in rows if r["computed"]]
@@ -81,6 +149,7 @@ def states_command(
         "mean_tokens": sum(int(r["tokens"]) for r in rows) / n,
         "mean_ms_computed": sum(fresh_ms) / max(1, len(fresh_ms)),
         "mean_flops": sum(float(r["flops"]) for r in rows) / n,
+        "bundle": None if bundle is None else {"path": str(bundle), "prompts": written},
     }
     if as_json:
         print(json.dumps({**summary, "per_problem": rows}))

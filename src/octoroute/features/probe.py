@@ -8,8 +8,6 @@ not import). Like every featurizer it sees only the problem's visible part.
 
 from __future__ import annotations
 
-import numpy as np
-
 from octoroute.exceptions import ConfigError
 from octoroute.features.base import BaseFeaturizer, FloatArray
 from octoroute.features.hidden.states import PromptStates
@@ -52,10 +50,5 @@ class ProbeFeaturizer(BaseFeaturizer):
     def transform_one(self, problem: Problem) -> FloatArray:
         if self.states is None:
             raise ConfigError(f"probe:{self.model} is not bound to a model's states")
-        states = self.states.get(problem)  # which prompts its visible part only
-        if self.layer >= states.last.shape[0]:
-            raise ConfigError(
-                f"probe layer {self.layer}: {self.model} has layers 0 to {states.last.shape[0] - 1}"
-            )
-        table = states.last if self.pooling == "last" else states.mean
-        return np.asarray(table[self.layer], dtype=np.float64)
+        # Shipped, cached or computed; only the problem's visible part is ever prompted.
+        return self.states.vector(problem, self.layer, self.pooling)

@@ -13,8 +13,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from octoroute.exceptions import ConfigError
+from octoroute.features.base import FloatArray
 from octoroute.features.hidden.cache import StateCache, prompt_id
+from octoroute.features.hidden.shipped import ShippedStates
 from octoroute.features.hidden.transformer import HiddenStates, forward
 from octoroute.features.hidden.weights import ModelWeights, load_weights
 from octoroute.types import Problem
@@ -35,12 +39,14 @@ class PromptStates:
         style: str,
         tokenize: Tokenize | None = None,
         cache: StateCache | None = None,
+        shipped: ShippedStates | None = None,
     ) -> None:
         self.model_path = Path(model_path)
         self.model_sha256 = model_sha256
         self.style = style
         self.tokenize = tokenize
         self.cache = cache
+        self.shipped = shipped
         self._weights: ModelWeights | None = None
         self._memo: dict[str, HiddenStates] = {}
         self.computed = 0
@@ -51,6 +57,22 @@ class PromptStates:
         if self._weights is None:
             self._weights = load_weights(self.model_path)
         return self._weights
+
+    def vector(self, problem: Problem, layer: int, pooling: str) -> FloatArray:
+        """One layer's vector under one pooling: from the shipped bundle when it has it, else
+        from :meth:`get`."""
+        if self.shipped is not None:
+            found = self.shipped.vector(
+                self.model_sha256, prompt_id(self.style, problem), layer, pooling
+            )
+            if found is not None:
+                return found
+        states = self.get(problem)
+        if layer >= states.last.shape[0]:
+            raise ConfigError(
+                f"layer {layer}: {self.model_path.name} has layers 0 to {states.last.shape[0] - 1}"
+            )
+        return np.asarray(states.layer(layer, "last" if pooling == "last" else "mean"), np.float64)
 
     def get(self, problem: Problem) -> HiddenStates:
         """The states of ``problem``'s prompt: cached, or computed and cached.

@@ -1,0 +1,70 @@
+"""``octoroute probes`` end to end: a real local model reads the prompts of a small matrix."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from octoroute.cli import app
+from tests.evaluation.conftest import arena_rows, write_jsonl
+from tests.local_model import require
+
+require("smollm2-135m", ("xllamacpp", "local"), ("gguf", "probes"))
+
+N = 20
+
+
+@pytest.fixture
+def matrix(tmp_path: Path) -> tuple[Path, Path]:
+    """Two models on 20 problems: one solves the problems about lists, one the short ones."""
+    kinds = ["list" if i % 2 else "string" for i in range(N)]
+    table = {
+        "lists-7b": [float(k == "list") for k in kinds],
+        "short-1b": [float(i < N // 2) for i in range(N)],
+    }
+    outcomes = write_jsonl(tmp_path / "outcomes.jsonl", arena_rows(table))
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [
+        {"id": f"T/{i}", "prompt": f"def f{i}(x):\n    '''Return the {k} x, reversed.'''\n"
+         + "    # more words\n" * (i // 2)}
+        for i, k in enumerate(kinds)
+    ])  # fmt: skip
+    return outcomes, prompts
+
+
+def test_probes_reports_every_arm_beside_its_baselines(
+    matrix: tuple[Path, Path], tmp_path: Path
+) -> None:
+    outcomes, prompts = matrix
+    args = ["probes", "--outcomes", str(outcomes), "--problems", str(prompts),
+            "--model", "smollm2-135m", "--layers", "0,15,30", "--folds", "2",
+            "--cache", str(tmp_path / "states"), "--json"]  # fmt: skip
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["model"] == "smollm2-135m" and data["n_problems"] == N
+    assert data["computed"] == N
+    assert set(data["per_arm"]) == {"lists-7b", "short-1b"}
+    for arm in data["per_arm"].values():
+        assert {"auc", "auc_length", "auc_lexical", "auc_residual", "base_rate"} <= set(arm)
+        assert 0.0 <= arm["auc"] <= 1.0
+    # Success that is the prompt's length: length alone predicts it perfectly.
+    assert data["per_arm"]["short-1b"]["auc_length"] > 0.9
+    assert data["layer"] in data["candidates"]
+    # Again: every state comes from the cache.
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and json.loads(again.stdout)["computed"] == 0
+
+
+def test_probes_refuses_a_layer_the_model_does_not_have(
+    matrix: tuple[Path, Path], tmp_path: Path
+) -> None:
+    outcomes, prompts = matrix
+    result = CliRunner().invoke(app, [
+        "probes", "--outcomes", str(outcomes), "--problems", str(prompts),
+        "--model", "smollm2-135m", "--layers", "99", "--cache", str(tmp_path / "s"),
+    ])  # fmt: skip
+    assert result.exit_code != 0
+    assert "layers 0 to 30" in result.stderr
