@@ -10,6 +10,8 @@ computed from; anything else is computed on demand.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -77,8 +79,10 @@ def write_bundle(
         rows.append([states.last[layer] if pooling == "last" else states.mean[layer]
                      for layer, pooling in keys])  # fmt: skip
         tokens.append(states.tokens)
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "wb") as f:
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
+    with os.fdopen(fd, "wb") as f:
         np.savez_compressed(
             f,
             model_sha256=np.array(model_sha256),
@@ -88,4 +92,6 @@ def write_bundle(
             vectors=np.asarray(rows, dtype=np.float16),
             tokens=np.asarray(tokens, dtype=np.int32),
         )
+    os.chmod(tmp, 0o644)  # mkstemp's 0600 would keep other users from reading it
+    os.replace(tmp, out)  # a reader never sees half a bundle
     return len(unique)
