@@ -17,6 +17,12 @@ require("smollm2-135m", ("xllamacpp", "local"), ("gguf", "probes"))
 N = 20
 
 
+@pytest.fixture(scope="module")
+def states_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache folder for the module: states computed by one test are found by the next."""
+    return tmp_path_factory.mktemp("cache")
+
+
 @pytest.fixture
 def matrix(tmp_path: Path) -> tuple[Path, Path]:
     """Two models on 20 problems: one solves the problems about lists, one the short ones."""
@@ -35,12 +41,12 @@ def matrix(tmp_path: Path) -> tuple[Path, Path]:
 
 
 def test_probes_reports_every_arm_beside_its_baselines(
-    matrix: tuple[Path, Path], tmp_path: Path
+    matrix: tuple[Path, Path], states_home: Path
 ) -> None:
     outcomes, prompts = matrix
     args = ["probes", "--outcomes", str(outcomes), "--problems", str(prompts),
             "--model", "smollm2-135m", "--layers", "0,15,30", "--folds", "2",
-            "--cache", str(tmp_path / "states"), "--json"]  # fmt: skip
+            "--cache", str(states_home / "states"), "--json"]  # fmt: skip
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
@@ -68,3 +74,31 @@ def test_probes_refuses_a_layer_the_model_does_not_have(
     ])  # fmt: skip
     assert result.exit_code != 0
     assert "layers 0 to 30" in result.stderr
+
+
+def test_replay_routes_on_lexical_and_probe_features(
+    matrix: tuple[Path, Path], states_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCTOROUTE_CACHE_DIR", str(states_home))
+    outcomes, prompts = matrix
+    spec = "lexical+probe:smollm2-135m@15/last"
+    result = CliRunner().invoke(app, [
+        "replay", "--outcomes", str(outcomes), "--problems", str(prompts), "--policy",
+        "linucb", "--seeds", "2", "--folds", "2", "--featurizer", spec, "--json",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["featurizer"]["name"] == spec
+    parts = data["featurizer"]["parts"]
+    assert [p["name"] for p in parts] == ["lexical", "probe"]
+    assert parts[1]["layer"] == 15 and parts[1]["pooling"] == "last"
+    assert 0.0 <= data["pass_at_1"] <= 1.0
+
+
+def test_a_bad_probe_spec_is_refused(matrix: tuple[Path, Path]) -> None:
+    outcomes, prompts = matrix
+    result = CliRunner().invoke(app, [
+        "replay", "--outcomes", str(outcomes), "--problems", str(prompts), "--policy",
+        "linucb", "--featurizer", "lexical+probe:smollm2-135m@x/top",
+    ])  # fmt: skip
+    assert result.exit_code != 0 and "LAYER/POOLING" in result.stderr

@@ -142,13 +142,13 @@ def _progress() -> Progress:
 
 
 def _features(matrix: OutcomeMatrix, problems: str, featurizer: str, n_features: int) -> Any:
+    from octoroute.cli.featurespec import open_featurizer
     from octoroute.evaluation import align_problems, load_problem_texts
-    from octoroute.features import make_featurizer
 
     texts = align_problems(matrix.problem_ids, load_problem_texts(problems))
-    params: dict[str, Any] = {"n_features": n_features} if featurizer == "lexical" else {}
-    f = make_featurizer(featurizer, **params)
-    return f.transform(texts), {"name": featurizer, **f.get_params()}
+    with open_featurizer(featurizer, n_features) as f:
+        x = f.transform(texts)
+    return x, {"name": featurizer, **f.get_params()}
 
 
 def _table(result: ReplayResult, data: dict[str, Any]) -> Table:
@@ -210,7 +210,12 @@ def replay_command(
     models: ModelsOpt = None,
     max_params: MaxParamsOpt = None,
     sizes: SizesOpt = None,
-    featurizer: Annotated[str, typer.Option("--featurizer", help="Featurizer name.")] = "lexical",
+    featurizer: Annotated[
+        str,
+        typer.Option(
+            "--featurizer", help="lexical, minilm, probe:MODEL[@LAYER/POOLING], or a sum (a+b)."
+        ),
+    ] = "lexical",
     n_features: Annotated[
         int, typer.Option("--n-features", min=1, help="Hashed columns of the lexical features.")
     ] = DEFAULT_N_FEATURES,

@@ -8,6 +8,10 @@ not import). Like every featurizer it sees only the problem's visible part.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+import numpy as np
+
 from octoroute.exceptions import ConfigError
 from octoroute.features.base import BaseFeaturizer, FloatArray
 from octoroute.features.hidden.states import PromptStates
@@ -46,6 +50,13 @@ class ProbeFeaturizer(BaseFeaturizer):
         if self.states is None:
             raise ConfigError(f"probe:{self.model} is not bound to a model's states")
         return self.states.weights().width
+
+    def transform(self, problems: Sequence[Problem]) -> FloatArray:
+        """Stack :meth:`transform_one` (the width comes from the vectors, so shipped or
+        cached states never need the model's weights loaded)."""
+        if not problems:
+            return np.zeros((0, self.dim))
+        return np.stack([self.transform_one(p) for p in problems])
 
     def transform_one(self, problem: Problem) -> FloatArray:
         if self.states is None:
