@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from octoroute.exceptions import ConfigError
+from octoroute.features.probe import parse_key
 
 __all__ = ["PROBE_DEFAULT", "FeatureSpec", "open_featurizer", "parse_spec"]
 
@@ -52,10 +53,10 @@ def parse_spec(spec: str) -> list[FeatureSpec]:
             raise ConfigError(f"--featurizer {item!r}: expected probe:MODEL[@LAYER/POOLING]")
         layer, pooling = PROBE_DEFAULT
         if where:
-            text, _, pooling = where.partition("/")
-            if not text.isdigit() or pooling not in ("last", "mean"):
-                raise ConfigError(f"--featurizer {item!r}: expected @LAYER/POOLING (last or mean)")
-            layer = int(text)
+            try:
+                layer, pooling = parse_key(where)
+            except ConfigError as e:
+                raise ConfigError(f"--featurizer {item!r}: after '@', {e}") from None
         parts.append(FeatureSpec("probe", model, layer, pooling))
     return parts
 

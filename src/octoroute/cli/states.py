@@ -37,12 +37,12 @@ def parse_ship(spec: str) -> list[tuple[int, str]]:
     >>> parse_ship("12/last, 16/mean")
     [(12, 'last'), (16, 'mean')]
     """
-    out: list[tuple[int, str]] = []
-    for item in (x.strip() for x in spec.split(",") if x.strip()):
-        layer, _, pooling = item.partition("/")
-        if not layer.isdigit() or pooling not in ("last", "mean"):
-            raise ConfigError(f"--ship: expected LAYER/POOLING (last or mean), found {item!r}")
-        out.append((int(layer), pooling))
+    from octoroute.features.probe import parse_key
+
+    try:
+        out = [parse_key(item) for item in spec.split(",") if item.strip()]
+    except ConfigError as e:
+        raise ConfigError(f"--ship: {e}") from None
     if not out:
         raise ConfigError("--ship: no LAYER/POOLING pair")
     return out

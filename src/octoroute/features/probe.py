@@ -17,9 +17,21 @@ from octoroute.features.base import BaseFeaturizer, FloatArray
 from octoroute.features.hidden.states import PromptStates
 from octoroute.types import Problem
 
-__all__ = ["ProbeFeaturizer"]
+__all__ = ["POOLINGS", "ProbeFeaturizer", "parse_key"]
 
 POOLINGS = ("last", "mean")
+
+
+def parse_key(text: str) -> tuple[int, str]:
+    """``LAYER/POOLING`` as a layer and a pooling.
+
+    >>> parse_key("16/last")
+    (16, 'last')
+    """
+    layer, _, pooling = text.strip().partition("/")
+    if not layer.isdigit() or pooling not in POOLINGS:
+        raise ConfigError(f"expected LAYER/POOLING ({' or '.join(POOLINGS)}), found {text!r}")
+    return int(layer), pooling
 
 
 class ProbeFeaturizer(BaseFeaturizer):

@@ -106,6 +106,7 @@ class Candidate:
     stdout: bytearray = field(default_factory=bytearray)
     err_bytes: int = 0
     clock: int | None = None
+    pipe_pages: int | None = None
     closed: set[int] = field(default_factory=set)
     oom_kills: int = 0
 
@@ -500,12 +501,17 @@ class JobRun:
 
     def _window(self, c: Candidate) -> int:
         """Calls that may be in flight to ``c`` at once: the job's setting, at most one per
-        page of its request pipe (so that sending never blocks, whatever it has not read)."""
-        try:
-            pages = fcntl.fcntl(c.req, fcntl.F_GETPIPE_SZ) // 4096
-        except OSError:
+        two pages of its request pipe (so that sending never blocks, whatever it has not
+        read). The pipe's size is read once per candidate, and not at all for one at a time."""
+        wanted = int(self.job.get("pipeline", 1))
+        if wanted <= 1:
             return 1
-        return max(1, min(int(self.job.get("pipeline", 1)), pages // 2))
+        if c.pipe_pages is None:
+            try:
+                c.pipe_pages = fcntl.fcntl(c.req, fcntl.F_GETPIPE_SZ) // 4096
+            except OSError:
+                c.pipe_pages = 0
+        return max(1, min(wanted, c.pipe_pages // 2))
 
     def _call_run(
         self, start: int, timeouts: dict[str, int], emit: Callable[[int, Result], None]
