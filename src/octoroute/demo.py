@@ -125,6 +125,9 @@ class DemoConfig:
     budget: float = 2.0
     """Per-problem compute cap of an episode, x the largest arm's mean fresh compute."""
     lambdas: Sequence[float] = (0.0, 0.1, 0.2, 0.4, 0.8)
+    featurizer: str = "lexical"
+    """The ``--featurizer`` spec the routing features were built from (named in the report;
+    the built featurizer is passed beside the config, default :func:`featurizer`)."""
 
 
 def _benchmarks(attempts: Sequence[Attempt]) -> list[tuple[str, str]]:
@@ -166,8 +169,11 @@ def evaluate_benchmark(
     cfg: DemoConfig,
     title: str,
     progress: Progress = _no_progress,
+    features: BaseFeaturizer | None = None,
 ) -> tuple[Report, list[ReplayResult]]:
-    """Replay every policy of ``cfg`` in both modes and trace the main policy's frontier."""
+    """Replay every policy of ``cfg`` in both modes and trace the main policy's frontier
+    (``x`` was made by ``features``, default :func:`featurizer`; named in each result)."""
+    described = {"name": cfg.featurizer, **(features or featurizer()).get_params()}
     results: list[ReplayResult] = []
     rows = []
     spec = PolicySpec(cfg.policy, dict(cfg.params))
@@ -181,7 +187,7 @@ def evaluate_benchmark(
         for name in cfg.policies:
             params = dict(cfg.params) if name == cfg.policy else {}
             r = replay(matrix, x, PolicySpec(name, params), mode=mode, seeds=cfg.seeds,
-                       featurizer={"name": "lexical", **featurizer().get_params()},
+                       featurizer=described,
                        on_step=advance)  # fmt: skip
             results.append(r)
             main_cv = name == cfg.policy and mode is Mode.CV
@@ -241,8 +247,10 @@ def live_routing(
     cfg: DemoConfig,
     progress: Progress = _no_progress,
     on_row: Callable[[LiveRow], None] | None = None,
+    features: BaseFeaturizer | None = None,
 ) -> list[LiveRow]:
-    """Train the main policy on all but ``cfg.live`` HumanEval problems, route those live."""
+    """Train the main policy on all but ``cfg.live`` HumanEval problems, route those live
+    (on ``features``, default :func:`featurizer`)."""
     from octoroute.arms.pool import default_pool
     from octoroute.config import Settings
     from octoroute.episodes.router import Router
@@ -257,7 +265,7 @@ def live_routing(
     if len(ids) <= cfg.live:
         raise ConfigError(f"live routing needs more than {cfg.live} HumanEval problems in the log")
     held = set(np.random.default_rng(0).choice(len(ids), size=cfg.live, replace=False).tolist())
-    features = featurizer()
+    features = features or featurizer()
     texts = align_problems(matrix.problem_ids, list(by_id.values()))
     x = features.transform(texts)
     policy = PolicySpec(cfg.policy, dict(cfg.params)).build(0, matrix)
@@ -344,10 +352,11 @@ def is_fresh(a: Attempt) -> bool:
 
 
 def replay_episodes(
-    attempts: Sequence[Attempt], cfg: DemoConfig
+    attempts: Sequence[Attempt], cfg: DemoConfig, features: BaseFeaturizer | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
     """Replay repair strategies on each benchmark whose log holds repairs; summaries per
-    benchmark (:func:`~octoroute.episodes.strategies.summarize_scores`)."""
+    benchmark (:func:`~octoroute.episodes.strategies.summarize_scores`). The learned
+    strategies read ``features`` (default :func:`featurizer`) of each problem."""
     from octoroute.episodes.strategies import (
         episode_problems,
         evaluate_strategies,
@@ -373,7 +382,7 @@ def replay_episodes(
         if not trees:
             continue
         ref = fresh_cost(trees, arms[-1])
-        feats = TrajectoryFeaturizer(featurizer(), arms)
+        feats = TrajectoryFeaturizer(features or featurizer(), arms)
         ladder = " > ".join(arms[-cfg.max_attempts :])
         include = [n.format(ref=arms[-1], ladder=ladder) for n in EPISODE_STRATEGIES]
         sset = standard_strategies(arms, feats, ref, max_attempts=cfg.max_attempts,

@@ -61,5 +61,17 @@ def test_episodes_grows_the_repairs_a_strategy_needs(tmp_path: Path) -> None:
     with open_store(db, create=False) as store:
         (repair,) = store.attempts("grow/humaneval")
     assert repair.attempt_number == 2 and repair.arm == SMOLLM
+    # The learned strategies and the outcome model read probe features from the shipped
+    # bundle (the default pool's Qwen 0.5B reading HumanEval/2): no model is loaded.
+    spec_ = "lexical+probe:qwen2.5-coder-0.5b"
+    probed = _episodes(*common, "--featurizer", spec_, "--strategies", f"retry {SMOLLM}", "--json")
+    assert probed.returncode == 0, probed.stderr
+    described = json.loads(probed.stdout)["featurizer"]
+    assert described["name"] == spec_ and described["parts"][1]["layer"] == 16
+    # A learned strategy cannot be cross-fitted on one problem: said, not a traceback.
+    alone = _episodes(
+        *common, "--featurizer", spec_, "--strategies", "outcome model one-shot"
+    )
+    assert alone.returncode == 2 and "no training problems" in alone.stderr
     bad = _episodes(*common, "--strategies", "nope")
     assert bad.returncode == 2 and "unknown strategies ['nope']" in bad.stderr

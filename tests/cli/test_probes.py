@@ -95,6 +95,21 @@ def test_replay_routes_on_lexical_and_probe_features(
     assert 0.0 <= data["pass_at_1"] <= 1.0
 
 
+def test_report_routes_on_probe_features(
+    matrix: tuple[Path, Path], states_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OCTOROUTE_CACHE_DIR", str(states_home))
+    outcomes, prompts = matrix
+    out = tmp_path / "report.html"
+    result = CliRunner().invoke(app, [
+        "report", "--outcomes", str(outcomes), "--problems", str(prompts), "--policies",
+        "linucb,best_single", "--seeds", "1", "--featurizer", "probe:smollm2-135m@15/last",
+        "--out", str(out),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert out.read_text().startswith("<!doctype html>") and "linucb" in result.stdout
+
+
 def test_a_bad_probe_spec_is_refused(matrix: tuple[Path, Path]) -> None:
     outcomes, prompts = matrix
     result = CliRunner().invoke(app, [
@@ -102,3 +117,27 @@ def test_a_bad_probe_spec_is_refused(matrix: tuple[Path, Path]) -> None:
         "linucb", "--featurizer", "lexical+probe:smollm2-135m@x/top",
     ])  # fmt: skip
     assert result.exit_code != 0 and "LAYER/POOLING" in result.stderr
+
+
+def test_probes_of_each_local_arm_on_its_own_states(tmp_path: Path, states_home: Path) -> None:
+    """``--model own``: a local arm is probed on its own model; a published one is skipped."""
+    kinds = ["list" if i % 2 else "string" for i in range(N)]
+    table = {
+        "smollm2-135m": [float(i < N // 2) for i in range(N)],
+        "lists-7b": [float(k == "list") for k in kinds],
+    }
+    outcomes = write_jsonl(tmp_path / "outcomes.jsonl", arena_rows(table))
+    prompts = write_jsonl(tmp_path / "prompts.jsonl", [
+        {"id": f"T/{i}", "prompt": f"def f{i}(x):\n    '''Return the {k} x, reversed.'''\n"
+         + "    # more words\n" * (i // 2)}
+        for i, k in enumerate(kinds)
+    ])  # fmt: skip
+    result = CliRunner().invoke(app, [
+        "probes", "--outcomes", str(outcomes), "--problems", str(prompts), "--model", "own",
+        "--layers", "0,15", "--folds", "2", "--cache", str(states_home / "states"), "--json",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    data = json.loads(result.stdout)
+    assert data["model"] == "own" and set(data["per_arm"]) == {"smollm2-135m"}
+    assert "not a local arm" in data["skipped"]["lists-7b"]
+    assert data["per_arm"]["smollm2-135m"]["auc_length"] > 0.9

@@ -135,18 +135,16 @@ def test_probe_features_from_cached_or_computed_states(
             spec.path, MODELS[MODEL].sha256, "chat", tokenize, StateCache(tmp_path)
         )
         states._weights = weights  # already loaded by the fixture
-        probe = ProbeFeaturizer(MODEL, layer=20, pooling="mean").bind(states)
+        probe = ProbeFeaturizer(MODEL, layer=20, pooling="mean", project=0).bind(states)
         first = probe.transform(problems)
     assert first.shape == (2, weights.width) and states.computed == 2
     assert all(not p.hidden_tests and p.reference == "" for p in seen)
     cached = PromptStates(spec.path, MODELS[MODEL].sha256, "chat", None, StateCache(tmp_path))
-    again = ProbeFeaturizer(MODEL, layer=20, pooling="mean", width=weights.width).bind(cached)
+    again = ProbeFeaturizer(MODEL, layer=20, pooling="mean", project=0).bind(cached)
     assert (
         np.allclose(again.transform(problems), first, rtol=1e-2, atol=1e-2) and cached.computed == 0
     )
     with pytest.raises(ConfigError, match="no hidden states cached"):
         again.transform_one(load_humaneval()[0])
     with pytest.raises(ConfigError, match="layers 0 to"):
-        ProbeFeaturizer(MODEL, layer=99, width=weights.width).bind(cached).transform_one(
-            problems[0]
-        )
+        ProbeFeaturizer(MODEL, layer=99).bind(cached).transform_one(problems[0])

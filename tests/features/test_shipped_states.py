@@ -26,6 +26,7 @@ def test_a_recomputed_vector_matches_the_shipped_one() -> None:
     fresh = PromptStates(spec.path, spec.sha256, spec.style.value, arm.prompt_tokens)
     with arm:
         states = fresh.get(problem)
+    assert states.tokens == shipped.token_count(spec.sha256, prompt_id(fresh.style, problem))
     for layer, pooling in shipped.keys:
         want = shipped.vector(spec.sha256, prompt_id(fresh.style, problem), layer, pooling)
         assert want is not None, (layer, pooling)

@@ -24,6 +24,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
+from octoroute.cli.featurespec import FeaturizerOpt
 from octoroute.cli.replay import (
     BenchmarkOpt,
     MaxParamsOpt,
@@ -58,10 +59,12 @@ def demo_command(
     live: Annotated[
         int, typer.Option("--live", min=0, help="Held-out HumanEval problems routed live.")
     ] = 5,
+    featurizer: FeaturizerOpt = "lexical",
 ) -> None:
     """Replay the recorded log to train and judge the policies, route a few problems live
     through the local models, and write the HTML report."""
     from octoroute import demo
+    from octoroute.cli.featurespec import open_featurizer
     from octoroute.evaluation import read_log
     from octoroute.report import Report, render_table, write_html
     from octoroute.report.episodes import episodes_report
@@ -75,38 +78,42 @@ def demo_command(
             params=parse_params(param),
             seeds=seeds,
             live=live,
+            featurizer=featurizer,
         )
         if not cfg.log.exists():
             raise OctorouteError(f"{cfg.log}: no recorded log there")
         sections = []
         summaries: dict[str, Any] = {}
         started = time.monotonic()
-        with _bars() as bars:
+        with _bars() as bars, open_featurizer(featurizer, demo.N_FEATURES) as features:
             progress = _tasks(bars)
             attempts = read_log(cfg.log)
             matrices = demo.load_matrices(cfg, attempts)
             for name, matrix, texts in matrices:
-                x = demo.featurizer().transform(texts)
-                report, results = demo.evaluate_benchmark(matrix, x, cfg, name, progress)
+                x = features.transform(texts)
+                report, results = demo.evaluate_benchmark(matrix, x, cfg, name, progress,
+                                                          features)  # fmt: skip
                 sections.append(report)
                 summaries[name] = [r.to_json() for r in results]
                 out.print(render_table(report))
             he = next((m for n, m, _ in matrices if n.startswith("humaneval")), None)
             rows = []
             if he is not None and cfg.live:
-                rows = demo.live_routing(he, cfg, progress, on_row=lambda r: _err.print(
+                rows = demo.live_routing(he, cfg, progress, features=features,
+                                         on_row=lambda r: _err.print(
                     f"  {r.problem_id}: {r.arm} -> {'passed' if r.passed else 'failed'} "
                     f"({r.completion_tokens} tokens, {r.seconds:.1f} s)"))  # fmt: skip
                 largest = he.largest_arm()
                 sections.append(demo.live_report(rows, largest))
                 out.print(sections[-1].subtitle)
-            for bench, summary in demo.replay_episodes(attempts, cfg):
+            for bench, summary in demo.replay_episodes(attempts, cfg, features):
                 sections.append(episodes_report(summary, bench))
                 summaries[f"episodes/{bench}"] = summary
                 out.print(render_table(sections[-1]))
         page = Report(
             "octoroute: routing the default local pool",
-            subtitle=f"recorded log {cfg.log.name}; main policy {cfg.policy}",
+            subtitle=f"recorded log {cfg.log.name}; main policy {cfg.policy} on {featurizer} "
+            "features",
             sections=sections,
         )
         cfg.out_dir.mkdir(parents=True, exist_ok=True)
@@ -136,10 +143,12 @@ def report_command(
     sizes: SizesOpt = None,
     run: RunOpt = None,
     benchmark: BenchmarkOpt = None,
+    featurizer: FeaturizerOpt = "lexical",
 ) -> None:
     """Replay several policies in both modes on an outcome matrix, trace the main policy's
     quality-compute frontier, write one self-contained HTML page and print the same table."""
     from octoroute import demo
+    from octoroute.cli.featurespec import open_featurizer
     from octoroute.evaluation import align_problems, load_problem_texts
     from octoroute.report import Report, render_table, write_html
 
@@ -153,11 +162,13 @@ def report_command(
             sizes=sizes,
         )
         texts = align_problems(pool.problem_ids, load_problem_texts(problems))
-        x = demo.featurizer().transform(texts)
         names = [p.strip() for p in policies.split(",") if p.strip()]
-        cfg = demo.DemoConfig(policy=policy, policies=names, seeds=seeds)
+        cfg = demo.DemoConfig(policy=policy, policies=names, seeds=seeds, featurizer=featurizer)
+        with open_featurizer(featurizer, demo.N_FEATURES) as features:
+            x = features.transform(texts)
         with _bars() as bars:
-            section, _ = demo.evaluate_benchmark(pool, x, cfg, outcomes.name, _tasks(bars))
+            section, _ = demo.evaluate_benchmark(pool, x, cfg, outcomes.name, _tasks(bars),
+                                                 features)  # fmt: skip
         notes = list(section.notes)
         if excluded:
             notes.append("excluded for unknown size: " + ", ".join(excluded))

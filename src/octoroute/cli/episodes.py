@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from octoroute.cli.featurespec import FeaturizerOpt
 from octoroute.cli.progress import job_progress, prepare_with_bar
 from octoroute.exceptions import ConfigError, OctorouteError
 
@@ -130,6 +131,7 @@ def episodes_command(
     out: Annotated[Path | None, typer.Option("--out", help="Write an HTML report.")] = None,
     data: Annotated[Path | None, typer.Option("--data", help="Benchmark file or folder.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Sandbox workers.")] = None,
+    featurizer: FeaturizerOpt = "lexical",
 ) -> None:
     """Replay repair strategies (retry, resample, ladder, best pair, learned, bandit) on the
     recorded attempts: hidden-test pass rate against mean compute, at one budget, with intervals.
@@ -138,7 +140,8 @@ def episodes_command(
     Strategies needing attempts the log lacks report them as missing; --grow generates them.
     """
     from octoroute.arms.pool import load_pool
-    from octoroute.demo import featurizer as base_featurizer
+    from octoroute.cli.featurespec import open_featurizer
+    from octoroute.demo import N_FEATURES
     from octoroute.episodes.strategies import (
         episode_problems,
         evaluate_strategies,
@@ -161,7 +164,10 @@ def episodes_command(
         problems = load_benchmark(benchmark, data)
         bench = problems[0].benchmark if problems else benchmark
         # Only --grow writes: a replay opens the log read-only and never changes it.
-        with open_store(db, create=False, readonly=not grow_nodes) as store:
+        with (
+            open_store(db, create=False, readonly=not grow_nodes) as store,
+            open_featurizer(featurizer, N_FEATURES) as base,
+        ):
             if grow_nodes:
                 store.claim_run(f"grow/{bench}")  # a second grower of the run stops at once
             trees = episode_problems(build_trees(store.attempts(benchmark=bench), problems),
@@ -171,7 +177,7 @@ def episodes_command(
                                   f"({', '.join(arms)}); run octoroute collect first")  # fmt: skip
             chosen = {t.key for t in trees}
             reference_cost = fresh_cost(trees, arms[-1])
-            feats = TrajectoryFeaturizer(base_featurizer(), arms)
+            feats = TrajectoryFeaturizer(base, arms)
             names = strategies.split(",") if strategies else None
             try:
                 sset = standard_strategies(arms, feats, reference_cost,
@@ -203,6 +209,7 @@ def episodes_command(
             summary["benchmark"] = bench
             summary["max_attempts"] = max_attempts
             summary["budget"] = budget
+            summary["featurizer"] = {"name": featurizer, **base.get_params()}
         if out is not None:
             write_html(episodes_report(summary, bench), out)
     except OctorouteError as e:

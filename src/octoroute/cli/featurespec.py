@@ -13,12 +13,22 @@ import contextlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import typer
 
 from octoroute.exceptions import ConfigError
 from octoroute.features.probe import parse_key
 
-__all__ = ["PROBE_DEFAULT", "FeatureSpec", "open_featurizer", "parse_spec"]
+__all__ = ["PROBE_DEFAULT", "FeatureSpec", "FeaturizerOpt", "open_featurizer", "parse_spec"]
+
+FeaturizerOpt = Annotated[
+    str,
+    typer.Option(
+        "--featurizer", help="lexical, minilm, probe:MODEL[@LAYER/POOLING], or a sum (a+b)."
+    ),
+]
+"""``--featurizer``: the routing features, in every command that routes."""
 
 PROBE_DEFAULT = (16, "last")
 """Layer 16 of 24 at the last prompt token: what the nested cross-validation of ``octoroute

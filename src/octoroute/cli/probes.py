@@ -4,14 +4,16 @@ Registered on the main app by :mod:`octoroute.cli`. Reads an outcome matrix as `
 (a published eval-arena matrix, an outcome log or an export), the problems' prompts, and one
 local model's hidden states over them (:mod:`octoroute.features.hidden`, cached; computed on
 demand through the arm's own tokenizer), then runs :func:`octoroute.evaluation.probes.probe_study`.
-The model reads each prompt as the arm ``--model`` would send it, visible part only.
+The model reads each prompt as the arm ``--model`` would send it, visible part only. With
+``--model own``, each arm that is a local arm of the default pool is probed on its own model's
+states reading its own prompts; the other arms are listed as skipped, with the reason.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -29,11 +31,18 @@ from octoroute.cli.replay import (
     load_pool_matrix,
 )
 from octoroute.cli.states import open_states
-from octoroute.exceptions import ConfigError, OctorouteError
+from octoroute.exceptions import ConfigError, DataError, OctorouteError
 
-__all__ = ["parse_layers", "probes_command"]
+if TYPE_CHECKING:
+    from octoroute.evaluation.probes import ProbeStudy
+    from octoroute.features.base import FloatArray
+    from octoroute.types import Problem
+
+__all__ = ["OWN", "parse_layers", "probes_command"]
 
 LEXICAL_FEATURES = 128
+OWN = "own"
+"""``--model own``: every local arm reads its own prompts with its own model."""
 
 
 def parse_layers(spec: str | None) -> list[int] | None:
@@ -54,7 +63,11 @@ def probes_command(
     outcomes: OutcomesOpt,
     problems: ProblemsOpt,
     model: Annotated[
-        str, typer.Option("--model", help="The local arm whose model reads the prompts.")
+        str,
+        typer.Option(
+            "--model",
+            help="The local arm whose model reads the prompts, or 'own': each local arm's own.",
+        ),
     ],
     layers: Annotated[
         str,
@@ -76,10 +89,7 @@ def probes_command(
     """Held-out AUC of a linear probe of each arm's success on a local model's hidden states
     (layer and pooling chosen by nested cross-validation), beside prompt length, the lexical
     features and the base rate, and once prompt length is regressed out."""
-    import numpy as np
-
     from octoroute.evaluation import align_problems, load_problem_texts
-    from octoroute.evaluation.probes import check_layers, probe_study, stack_states
     from octoroute.features import make_featurizer
 
     try:
@@ -89,24 +99,85 @@ def probes_command(
         )  # fmt: skip
         texts = align_problems(pool.problem_ids, load_problem_texts(problems))
         wanted = parse_layers(layers)
-        with open_states(model, cache) as (states, _, _):
-            hidden = [states.get(texts[0])]
-            check_layers(hidden[0].last.shape[0], wanted)  # before the long part
-            hidden += [states.get(p) for p in texts[1:]]
-        table = stack_states([(h.last, h.mean) for h in hidden], wanted)
-        length = np.array([h.tokens for h in hidden], dtype=np.float64)
         lexical = make_featurizer("lexical", n_features=LEXICAL_FEATURES).transform(texts)
-        study = probe_study(
-            model, table, length, lexical,
-            {a: pool.rewards[:, j] for j, a in enumerate(pool.arms)}, folds=folds, seed=seed,
-        )  # fmt: skip
+        outcomes_of = {a: pool.rewards[:, j] for j, a in enumerate(pool.arms)}
+        if model == OWN:
+            data = _own_study(texts, wanted, lexical, outcomes_of, folds, seed, cache)
+        else:
+            study, computed = _study(model, texts, wanted, lexical, outcomes_of, folds, seed,
+                                     cache)  # fmt: skip
+            data = {**study.to_json(), "computed": computed}
     except OctorouteError as e:
         fail(e)
-    data = {**study.to_json(), "n_problems": len(texts), "computed": states.computed}
+    data["n_problems"] = len(texts)
     if as_json:
         print(json.dumps(data))
         return
     console.print(_table(data))
+    for arm, why in data.get("skipped", {}).items():
+        console.print(f"skipped {escape(arm)}: {escape(why)}")
+
+
+def _study(
+    model: str,
+    texts: list[Problem],
+    wanted: list[int] | None,
+    lexical: FloatArray,
+    outcomes: dict[str, FloatArray],
+    folds: int,
+    seed: int,
+    cache: Path | None,
+) -> tuple[ProbeStudy, int]:
+    """The probes of ``outcomes`` on ``model``'s states; how many prompts were computed."""
+    import numpy as np
+
+    from octoroute.evaluation.probes import check_layers, probe_study, stack_states
+
+    with open_states(model, cache) as (states, _, _):
+        hidden = [states.get(texts[0])]
+        check_layers(hidden[0].last.shape[0], wanted)  # before the long part
+        hidden += [states.get(p) for p in texts[1:]]
+    table = stack_states([(h.last, h.mean) for h in hidden], wanted)
+    length = np.array([h.tokens for h in hidden], dtype=np.float64)
+    study = probe_study(model, table, length, lexical, outcomes, folds=folds, seed=seed)
+    return study, states.computed
+
+
+def _own_study(
+    texts: list[Problem],
+    wanted: list[int] | None,
+    lexical: FloatArray,
+    outcomes: dict[str, FloatArray],
+    folds: int,
+    seed: int,
+    cache: Path | None,
+) -> dict[str, Any]:
+    """``--model own``: each local arm probed on its own states; the others skipped."""
+    from octoroute.arms.pool import default_pool
+    from octoroute.evaluation.probes import ProbeStudy
+
+    local = set(default_pool().names)
+    per_arm: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    computed = 0
+    candidates: tuple[Any, ...] = ()
+    for arm, rewards in outcomes.items():
+        if arm not in local:
+            skipped[arm] = "not a local arm of the default pool"
+            continue
+        try:
+            study, n = _study(arm, texts, wanted, lexical, {arm: rewards}, folds, seed, cache)
+        except DataError as e:  # an architecture the forward pass does not run
+            skipped[arm] = str(e)
+            continue
+        per_arm.update(study.per_arm)
+        computed += n
+        candidates = candidates or study.candidates
+    if not per_arm:
+        reasons = "; ".join(f"{a}: {r}" for a, r in skipped.items())
+        raise ConfigError(f"probes --model own: no arm's own states can be read ({reasons})")
+    merged = ProbeStudy(OWN, per_arm, folds, seed, candidates).to_json()
+    return {**merged, "computed": computed, "skipped": skipped}
 
 
 def _table(data: dict[str, object]) -> Table:

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from octoroute.cli.featurespec import FeaturizerOpt
 from octoroute.exceptions import ConfigError, OctorouteError
 
 if TYPE_CHECKING:
@@ -210,12 +211,7 @@ def replay_command(
     models: ModelsOpt = None,
     max_params: MaxParamsOpt = None,
     sizes: SizesOpt = None,
-    featurizer: Annotated[
-        str,
-        typer.Option(
-            "--featurizer", help="lexical, minilm, probe:MODEL[@LAYER/POOLING], or a sum (a+b)."
-        ),
-    ] = "lexical",
+    featurizer: FeaturizerOpt = "lexical",
     n_features: Annotated[
         int, typer.Option("--n-features", min=1, help="Hashed columns of the lexical features.")
     ] = DEFAULT_N_FEATURES,

@@ -46,6 +46,7 @@ from octoroute.episodes.tree import (
     visible_step,
 )
 from octoroute.evaluation.metrics import bootstrap_ci, paired_bootstrap_ci
+from octoroute.exceptions import ConfigError
 from octoroute.features.trajectory import Trajectory, TrajectoryFeaturizer, TrajectoryStep
 from octoroute.policies import BasePolicy, make_policy
 from octoroute.types import Attempt, Decision
@@ -160,6 +161,8 @@ class GreedyOutcome:
 
     def fit(self, trees: Sequence[EpisodeTree]) -> None:
         """Fit the outcome model and the expected costs on ``trees``; pick the threshold."""
+        if not trees:
+            raise ConfigError(f"{self.name}: no training problems (fewer problems than folds)")
         rows = training_rows(trees, self.featurizer)
         self.model.fit(rows.x, rows.arms, rows.y, rows.groups)
         self.costs = tree_costs(trees)

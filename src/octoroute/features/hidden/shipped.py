@@ -57,6 +57,11 @@ class ShippedStates:
             return None
         return np.asarray(self.vectors[row, col], dtype=np.float64)
 
+    def token_count(self, model_sha256: str, prompt: str) -> int | None:
+        """How many tokens the model read for ``prompt``, or None (not shipped)."""
+        row = self.rows.get(prompt) if model_sha256 == self.model_sha256 else None
+        return None if row is None else int(self.tokens[row])
+
 
 def write_bundle(
     out: str | Path,

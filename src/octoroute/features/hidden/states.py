@@ -74,6 +74,15 @@ class PromptStates:
             )
         return np.asarray(states.layer(layer, "last" if pooling == "last" else "mean"), np.float64)
 
+    def token_count(self, problem: Problem) -> int:
+        """The prompt's length in the model's tokens (what its forward pass costs), from the
+        shipped bundle when it has the prompt, else from :meth:`get`."""
+        if self.shipped is not None:
+            found = self.shipped.token_count(self.model_sha256, prompt_id(self.style, problem))
+            if found is not None:
+                return found
+        return self.get(problem).tokens
+
     def get(self, problem: Problem) -> HiddenStates:
         """The states of ``problem``'s prompt: cached, or computed and cached.
 
