@@ -69,9 +69,7 @@ def test_episodes_grows_the_repairs_a_strategy_needs(tmp_path: Path) -> None:
     described = json.loads(probed.stdout)["featurizer"]
     assert described["name"] == spec_ and described["parts"][1]["layer"] == 16
     # A learned strategy cannot be cross-fitted on one problem: said, not a traceback.
-    alone = _episodes(
-        *common, "--featurizer", spec_, "--strategies", "outcome model one-shot"
-    )
+    alone = _episodes(*common, "--featurizer", spec_, "--strategies", "outcome model one-shot")
     assert alone.returncode == 2 and "no training problems" in alone.stderr
     bad = _episodes(*common, "--strategies", "nope")
     assert bad.returncode == 2 and "unknown strategies ['nope']" in bad.stderr
