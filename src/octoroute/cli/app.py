@@ -22,6 +22,7 @@ def _register() -> None:
     from octoroute.cli.repair import fixrate_command, repair_collect_command
     from octoroute.cli.replay import replay_command
     from octoroute.cli.sandbox import check, validate
+    from octoroute.cli.serve import serve_command
     from octoroute.cli.states import states_command
     from octoroute.cli.store import export_command, import_app, stats_command
 
@@ -40,6 +41,7 @@ def _register() -> None:
     app.command("fixrate")(fixrate_command)
     app.command("episodes")(episodes_command)
     app.command("states")(states_command)
+    app.command("serve")(serve_command)
 
 
 _register()

@@ -11,7 +11,7 @@ on numpy only (never on arms, HTTP or the store).
 ('qwen-1.5b', 'qwen-7b')
 """
 
-from octoroute.policies.base import BasePolicy, Policy
+from octoroute.policies.base import BasePolicy, Policy, saved_meta
 from octoroute.policies.baselines import (
     BestSingleArm,
     Cheapest,
@@ -43,4 +43,5 @@ __all__ = [
     "SquareCB",
     "check_policy",
     "make_policy",
+    "saved_meta",
 ]

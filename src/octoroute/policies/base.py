@@ -33,7 +33,7 @@ from octoroute.exceptions import DataError
 from octoroute.fileio.text import read_json
 from octoroute.types import Decision
 
-__all__ = ["ArmModel", "BasePolicy", "Policy"]
+__all__ = ["ArmModel", "BasePolicy", "Policy", "saved_meta"]
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -260,10 +260,13 @@ class BasePolicy(abc.ABC):
         self._rng.bit_generator.state = dict(state["rng"])
         return self
 
-    def save(self, path: str | Path) -> None:
-        """Write hyperparameters and state to ``path`` atomically (temporary file, rename)."""
+    def save(self, path: str | Path, meta: Mapping[str, Any] | None = None) -> None:
+        """Write hyperparameters and state to ``path`` atomically (temporary file, rename),
+        with the caller's ``meta`` (JSON data: for example what the state has learned from,
+        read back by :func:`saved_meta`)."""
         path = Path(path)
-        data = {"policy": self.name, "params": self.get_params(), "state": self.state_dict()}
+        data = {"policy": self.name, "params": self.get_params(), "state": self.state_dict(),
+                "meta": dict(meta or {})}  # fmt: skip
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
         try:
             with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -290,3 +293,12 @@ class BasePolicy(abc.ABC):
     def __repr__(self) -> str:
         params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({params})"
+
+
+def saved_meta(path: str | Path) -> dict[str, Any]:
+    """The ``meta`` a policy was saved with at ``path`` (empty for files saved without)."""
+    data = read_json(path)
+    meta = data.get("meta", {}) if isinstance(data, dict) else {}
+    if not isinstance(meta, dict):
+        raise DataError(path, f"expected an object, found {type(meta).__name__}", field="meta")
+    return meta

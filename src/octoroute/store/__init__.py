@@ -24,7 +24,7 @@ from octoroute.store.export import (
     import_attempts,
     read_attempts_jsonl,
 )
-from octoroute.store.records import ArmRecord, DecisionRecord, RunRecord
+from octoroute.store.records import ArmRecord, DecisionRecord, Feedback, RunRecord
 from octoroute.store.sqlite import Store, hash_text, open_store
 from octoroute.store.stats import stats
 
@@ -32,6 +32,7 @@ __all__ = [
     "ArmRecord",
     "AttemptImport",
     "DecisionRecord",
+    "Feedback",
     "ImportResult",
     "OutcomeRow",
     "RunRecord",

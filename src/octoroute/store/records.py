@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["ArmRecord", "DecisionRecord", "RunRecord"]
+__all__ = ["ArmRecord", "DecisionRecord", "Feedback", "RunRecord"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +68,16 @@ class DecisionRecord:
     def propensity(self) -> float | None:
         """The probability the policy had of choosing the arm it chose, if recorded."""
         return self.propensities.get(self.chosen_arm)
+
+
+@dataclass(frozen=True, slots=True)
+class Feedback:
+    """A reward reported after the fact for a decision (``decision_id``: its row), stored
+    once per ``idempotency_key``; ``new`` is False when the key had been seen before."""
+
+    id: int
+    decision_id: int
+    reward: float
+    idempotency_key: str
+    created: float
+    new: bool = True

@@ -22,6 +22,9 @@ Tables (STRICT; JSON is stored as text; times are Unix seconds):
 ``decisions``  one row per routing decision: policy, features hash, scores and propensities of
                every arm (JSON objects keyed by arm), the chosen arm and the attempt it led to;
                unique on ``(run_id, benchmark, problem_id, policy, step)``.
+``feedback``   (version 2) one row per reward reported after the fact for a decision (the
+               routing server's ``POST /v1/feedback``: a user accepted the code, CI passed),
+               unique on its ``idempotency_key``, so a retried report is stored once.
 
 >>> SCHEMA_VERSION == len(MIGRATIONS)
 True
@@ -31,7 +34,7 @@ from __future__ import annotations
 
 from typing import Final
 
-__all__ = ["MIGRATIONS", "SCHEMA_VERSION"]
+__all__ = ["MIGRATIONS", "READABLE_FROM", "SCHEMA_VERSION"]
 
 _V1: Final = (
     """
@@ -130,8 +133,26 @@ _V1: Final = (
     "CREATE INDEX decisions_by_attempt ON decisions (attempt_id)",
 )
 
-MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1,)
+_V2: Final = (
+    """
+    CREATE TABLE feedback (
+        id              INTEGER PRIMARY KEY,
+        decision_id     INTEGER NOT NULL REFERENCES decisions (id),
+        reward          REAL NOT NULL,
+        idempotency_key TEXT NOT NULL UNIQUE,
+        created         REAL NOT NULL
+    ) STRICT
+    """,
+    "CREATE INDEX feedback_by_decision ON feedback (decision_id)",
+)
+
+MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2)
 """``MIGRATIONS[i]`` takes a store from schema version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
+
+READABLE_FROM: Final = 1
+"""The oldest version a read-only open accepts: every later migration only adds tables, which
+read back empty from an older file (so a log written by an earlier octoroute can be replayed
+without migrating it)."""
 """The schema version this octoroute writes."""

@@ -55,7 +55,7 @@ from typing import Any
 
 from octoroute.exceptions import SchemaError, StoreConflict, StoreError
 from octoroute.store import schema
-from octoroute.store.records import ArmRecord, DecisionRecord, RunRecord
+from octoroute.store.records import ArmRecord, DecisionRecord, Feedback, RunRecord
 from octoroute.store.runlock import PROCESS_LOCKS, FileKey
 from octoroute.types import (
     ArmErrorKind,
@@ -383,7 +383,8 @@ class Store:
 
     @property
     def schema_version(self) -> int:
-        """The schema version of the file (equal to :data:`SCHEMA_VERSION` once open)."""
+        """The schema version of the file (:data:`SCHEMA_VERSION` once opened for writing; a
+        read-only store may be older, down to :data:`~octoroute.store.schema.READABLE_FROM`)."""
         with self._lock, self._errors("read the schema version"):
             return _read_version(self._conn, self.path)
 
@@ -636,18 +637,79 @@ class Store:
         with self._transaction(f"record a decision of {decision.policy!r}") as conn:
             return conn.execute(_INSERT_DECISION, _decision_values(decision)).rowcount == 1
 
+    def decision(self, run: str, benchmark: str, problem_id: str) -> DecisionRecord | None:
+        """The last decision (highest step) about one problem of a run, or None."""
+        cols = ", ".join(_DECISION_COLUMNS)
+        rows = self._read(
+            f"SELECT id, {cols} FROM decisions WHERE run_id = ? AND benchmark = ? "
+            "AND problem_id = ? ORDER BY step DESC, id DESC LIMIT 1",
+            (run, benchmark, problem_id),
+        )
+        return _decision(rows[0]) if rows else None
+
+    def record_feedback(self, decision_id: int, reward: float, key: str) -> Feedback:
+        """Log a reward reported for decision ``decision_id`` under ``key``, once.
+
+        Returns the stored feedback and whether it is new. The same key again returns the
+        first report unchanged (a retried request); a key already used for another decision
+        or another reward raises :class:`~octoroute.exceptions.StoreConflict`.
+        """
+        with self._transaction("record feedback") as conn:
+            row = conn.execute(
+                "SELECT id, decision_id, reward, created FROM feedback WHERE idempotency_key = ?",
+                (key,),
+            ).fetchone()
+            if row is not None:
+                if (int(row[1]), float(row[2])) != (decision_id, float(reward)):
+                    raise StoreConflict(
+                        f"idempotency key {key!r} was used for decision {row[1]} with reward "
+                        f"{row[2]}, not decision {decision_id} with reward {reward}"
+                    )
+                return Feedback(int(row[0]), decision_id, float(row[2]), key, float(row[3]), False)
+            created = time.time()
+            cursor = conn.execute(
+                "INSERT INTO feedback (decision_id, reward, idempotency_key, created) "
+                "VALUES (?, ?, ?, ?)",
+                (decision_id, float(reward), key, created),
+            )
+            assert cursor.lastrowid is not None
+            return Feedback(cursor.lastrowid, decision_id, float(reward), key, created)
+
+    def feedback(self, decision_id: int | None = None) -> list[Feedback]:
+        """The feedback logged (for one decision), in the order it came."""
+        if self.schema_version < 2:  # a read-only store from before feedback: none
+            return []
+        where, params = (
+            ("", ()) if decision_id is None else (" WHERE decision_id = ?", (decision_id,))
+        )
+        rows = self._read(
+            "SELECT id, decision_id, reward, idempotency_key, created "
+            f"FROM feedback{where} ORDER BY id",
+            params,
+        )
+        return [Feedback(int(r[0]), int(r[1]), float(r[2]), str(r[3]), float(r[4])) for r in rows]
+
+    def prompt(self, benchmark: str, problem_id: str) -> str | None:
+        """The prompt logged for a problem, or None (unknown, or known only from imports)."""
+        rows = self._read(
+            "SELECT prompt FROM problems WHERE benchmark = ? AND problem_id = ?",
+            (benchmark, problem_id),
+        )
+        return None if not rows or rows[0][0] is None else str(rows[0][0])
+
     def decisions(self, run: str | None = None) -> list[DecisionRecord]:
         """The decisions logged (of one run), in the order they were logged."""
         where, params = _filters(run=run)
         cols = ", ".join(_DECISION_COLUMNS)
         rows = self._read(f"SELECT id, {cols} FROM decisions WHERE 1{where} ORDER BY id", params)
-        out = []
-        for row in rows:
-            r = dict(zip(("id", *_DECISION_COLUMNS), row, strict=True))
-            r["scores"] = _loads(r["scores"], "decision scores")
-            r["propensities"] = _loads(r["propensities"], "decision propensities")
-            out.append(DecisionRecord(**r))
-        return out
+        return [_decision(row) for row in rows]
+
+
+def _decision(row: Sequence[Any]) -> DecisionRecord:
+    r = dict(zip(("id", *_DECISION_COLUMNS), row, strict=True))
+    r["scores"] = _loads(r["scores"], "decision scores")
+    r["propensities"] = _loads(r["propensities"], "decision propensities")
+    return DecisionRecord(**r)
 
 
 def _filters(**values: str | None) -> tuple[str, list[Any]]:
@@ -782,7 +844,7 @@ def _check_ours(conn: sqlite3.Connection, name: str) -> None:
             f"tables: {found})"
         )
     _check_version(version, name)
-    if version < schema.SCHEMA_VERSION:
+    if version < schema.READABLE_FROM:
         raise SchemaError(
             f"{name}: the store has schema version {version}, older than this octoroute's "
             f"({schema.SCHEMA_VERSION}); a writing command (octoroute collect) migrates it"

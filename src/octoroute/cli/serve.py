@@ -1,0 +1,125 @@
+"""``octoroute serve``: the OpenAI-compatible routing server (:mod:`octoroute.serve`).
+
+Registered on the main app by :mod:`octoroute.cli`. The state folder holds the outcome log
+(``log.db``: every request, answer, decision and reward) and the policy's state
+(``policy.json``, saved atomically after every reward). A first start trains the policy on a
+recorded log (default: the shipped one), with full information, since a bandit exploring a
+pool from nothing loses to the best single arm for hundreds of requests; a later start goes on
+from the saved state and first learns any feedback the log holds beyond it.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from octoroute.cli.common import console, fail
+from octoroute.cli.featurespec import FeaturizerOpt
+from octoroute.exceptions import ConfigError, MissingDependencyError, OctorouteError
+
+if TYPE_CHECKING:
+    from octoroute.features import Featurizer
+    from octoroute.policies import BasePolicy
+
+__all__ = ["API_KEY_ENV", "CHAT_KEY_ENV", "serve_command", "warm_start"]
+
+API_KEY_ENV = "OCTOROUTE_API_KEY"
+"""The bearer token ``POST /v1/feedback`` requires, when set."""
+CHAT_KEY_ENV = "OCTOROUTE_CHAT_API_KEY"
+"""The bearer token the chat and models endpoints require, when set."""
+
+
+def warm_start(policy: BasePolicy, features: Featurizer, log: Path, arms: list[str]) -> int:
+    """Train ``policy`` with full information on the fresh attempts of ``arms`` in the
+    recorded ``log``; how many (problem, arm) outcomes it learned from."""
+    import numpy as np
+
+    from octoroute import demo
+
+    seen = 0
+    for _, matrix, texts in demo.load_matrices(demo.DemoConfig(log=log)):
+        x = features.transform(texts)
+        cols = [(j, a) for j, a in enumerate(matrix.arms) if a in arms]
+        for i in range(len(texts)):
+            for j, arm in cols:
+                reward = float(matrix.rewards[i, j])
+                if not np.isnan(reward):
+                    policy.update(arm, x[i], reward)
+                    seen += 1
+    return seen
+
+
+def serve_command(
+    pool: Annotated[str, typer.Option("--pool", help="'default' or a pool TOML file.")] = (
+        "default"
+    ),
+    arms: Annotated[
+        str | None, typer.Option("--arms", help="Comma-separated arms of the pool (default: all).")
+    ] = None,
+    policy: Annotated[str, typer.Option("--policy", help="The routing policy.")] = "linucb",
+    state: Annotated[
+        Path, typer.Option("--state", help="Folder of the outcome log and the policy's state.")
+    ] = Path("octoroute-serve"),
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535)] = 8000,
+    warm: Annotated[
+        Path | None,
+        typer.Option("--warm-start", help="Recorded log to train a new policy on."),
+    ] = None,
+    featurizer: FeaturizerOpt = "lexical",
+    max_body: Annotated[
+        int, typer.Option("--max-body", min=1024, help="Largest request body, in bytes.")
+    ] = 1 << 20,
+) -> None:
+    """Serve the pool behind one OpenAI-compatible endpoint that routes every request, says
+    which arm answered, and learns from feedback (POST /v1/feedback)."""
+    try:
+        import uvicorn
+
+        from octoroute.serve.app import create_app
+    except ImportError as e:
+        fail(MissingDependencyError(e.name or "starlette", "serve"))
+    from octoroute import demo
+    from octoroute.arms.pool import load_pool
+    from octoroute.cli.featurespec import open_featurizer
+    from octoroute.policies import POLICIES, make_policy, saved_meta
+    from octoroute.serve.service import RoutingService
+    from octoroute.store import open_store
+
+    try:
+        the_pool = load_pool(pool, arms.split(",") if arms else None)
+        if policy not in POLICIES:
+            raise ConfigError(f"--policy {policy!r}: expected one of {', '.join(POLICIES)}")
+        state.mkdir(parents=True, exist_ok=True)
+        state_path = state / "policy.json"
+        with (
+            open_featurizer(featurizer, demo.N_FEATURES) as features,
+            open_store(state / "log.db") as store,
+        ):
+            if state_path.exists():
+                the_policy = POLICIES[policy].load(state_path)
+                applied = int(saved_meta(state_path).get("feedback_applied", 0))
+                console.print(f"policy {policy}: state from {state_path}")
+            else:
+                the_policy, applied = make_policy(policy), 0
+                log = warm or demo.recorded_log()
+                n = warm_start(the_policy, features, log, list(the_pool.names))
+                console.print(f"policy {policy}: trained on {n} outcomes of {log.name}")
+            service = RoutingService(the_pool, the_policy, features, store, state_path)
+            caught_up = service.recover(applied)
+            service.save()
+            if caught_up:
+                console.print(f"learned {caught_up} feedback reports logged after the state")
+            app = create_app(service, api_key=os.environ.get(API_KEY_ENV) or None,
+                             chat_key=os.environ.get(CHAT_KEY_ENV) or None,
+                             max_body=max_body)  # fmt: skip
+            console.print(f"serving {', '.join(service.model_ids())} on http://{host}:{port}/v1")
+            try:
+                uvicorn.run(app, host=host, port=port, log_level="warning")
+            finally:
+                service.close()
+    except OctorouteError as e:
+        fail(e)

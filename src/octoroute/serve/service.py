@@ -1,0 +1,246 @@
+"""What the routing server does per request, apart from HTTP.
+
+:class:`RoutingService` holds the pool, the policy, the featurizer and the outcome log.
+:meth:`~RoutingService.chat` featurizes the request's user messages, lets the policy choose an
+arm (or takes the arm the client named), has it answer, and when an arm fails tries the next
+best one; every attempt and decision is in the log before the answer leaves, under a decision
+id. :meth:`~RoutingService.feedback` takes a reward for a decision: it is logged once per
+idempotency key, the policy learns from it, and the policy's state is saved atomically with
+the id of the last feedback it has learned from, so a server killed at any point and started
+again (:meth:`~RoutingService.recover`) learns exactly what was acknowledged, once.
+
+Like :mod:`octoroute.episodes.router`, this module knows arms, features, policies and the log.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from octoroute.arms.base import ArmBase, Sampling
+from octoroute.arms.pool import Pool, register_arms
+from octoroute.exceptions import StoreConflict
+from octoroute.features import Featurizer
+from octoroute.policies import BasePolicy
+from octoroute.serve.errors import ApiError
+from octoroute.serve.protocol import ChatRequest
+from octoroute.store import DecisionRecord, Store, hash_text
+from octoroute.types import Attempt, Completion, Decision, Problem
+
+__all__ = ["CHAT", "ROUTER", "Answer", "FeedbackResult", "RoutingService"]
+
+CHAT = "chat"
+"""The benchmark name under which served requests are logged (one problem per request)."""
+ROUTER = "octoroute"
+"""The model name that routes (also ``octoroute/POLICY``)."""
+MAX_TRIES = 3
+"""Arms tried for one request before the server gives up (the chosen one, then the next)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A served answer: what was said, by which arm, chosen how."""
+
+    decision_id: str
+    arm: str
+    policy: str
+    propensity: float
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    failed: tuple[str, ...] = ()
+    """``arm:error`` of each arm that failed before ``arm`` answered."""
+
+
+@dataclass(frozen=True, slots=True)
+class FeedbackResult:
+    """A feedback report as acknowledged: ``applied`` is False for a repeated key."""
+
+    decision_id: str
+    arm: str
+    reward: float
+    applied: bool
+
+
+class RoutingService:
+    """Routes chat requests over ``pool`` with ``policy``; logs to ``store``; keeps the
+    policy's state at ``state_path``."""
+
+    def __init__(
+        self,
+        pool: Pool,
+        policy: BasePolicy,
+        featurizer: Featurizer,
+        store: Store,
+        state_path: Path,
+        *,
+        run_id: str = "serve",
+        build: Callable[[str], ArmBase] | None = None,
+    ) -> None:
+        self.pool = pool
+        self.policy = policy
+        self.featurizer = featurizer
+        self.store = store
+        self.state_path = Path(state_path)
+        self.run_id = run_id
+        self._build = build or pool.build
+        self._arms: dict[str, ArmBase] = {}
+        self._arms_lock = threading.Lock()
+        self._lock = threading.Lock()  # the policy and the feedback watermark
+        self.applied = 0
+        """Id of the last feedback row the policy has learned from."""
+        store.add_run(run_id, config={"kind": "serve"}, command="serve")
+        register_arms(store, pool)
+
+    # -- models -----------------------------------------------------------------------------
+
+    @property
+    def router_names(self) -> tuple[str, ...]:
+        """The model names that route: ``octoroute`` and ``octoroute/POLICY``."""
+        return (ROUTER, f"{ROUTER}/{self.policy.name}")
+
+    def model_ids(self) -> list[str]:
+        """Every model a client may name: the router's, then each arm's."""
+        return [*self.router_names, *self.pool.names]
+
+    # -- chat -------------------------------------------------------------------------------
+
+    def chat(self, request: ChatRequest) -> Answer:
+        """Answer ``request``: route (or take the named arm), generate, fall back, log."""
+        routed = request.model in self.router_names
+        if not routed and request.model not in self.pool.names:
+            raise ApiError(404, f"model {request.model!r} is not served here (GET /v1/models "
+                           "lists the router and every arm)", param="model",
+                           code="model_not_found")  # fmt: skip
+        problem = Problem(uuid.uuid4().hex, CHAT, request.prompt, "", "", ())
+        self.store.add_problems([problem])
+        with self._lock:
+            x = self.featurizer.transform_one(problem)
+            if routed:
+                decision = self.policy.choose(x, list(self.pool.names))
+            else:
+                one = {request.model: 1.0}
+                decision = Decision(request.model, one, 1.0, one, "direct")
+        order = [decision.arm]
+        if routed:  # the fallbacks: the other arms, best scored first
+            order += sorted((a for a in self.pool.names if a != decision.arm),
+                            key=lambda a: -decision.scores.get(a, -math.inf))  # fmt: skip
+        failed: list[str] = []
+        for step, name in enumerate(order[:MAX_TRIES]):
+            arm = self._arm(name)
+            sampling = self._sampling(arm.sampling, request)
+            started = time.time()
+            completion = arm.generate(list(request.messages), sampling)
+            chosen = decision if step == 0 else Decision(name, {name: 1.0}, 1.0, None, "fallback")
+            self._log(problem, completion, chosen, step, sampling, started)
+            if completion.ok:
+                return Answer(problem.id, name, chosen.policy, chosen.propensity,
+                              completion.text, completion.finish_reason,
+                              completion.prompt_tokens, completion.completion_tokens,
+                              tuple(failed))  # fmt: skip
+            failed.append(f"{name}:{completion.error.value if completion.error else 'error'}")
+        raise ApiError(502, f"no arm could answer ({', '.join(failed)})", code="arms_failed")
+
+    def _arm(self, name: str) -> ArmBase:
+        with self._arms_lock:  # built once, kept: a local model loads once
+            if name not in self._arms:
+                self._arms[name] = self._build(name)
+            return self._arms[name]
+
+    @staticmethod
+    def _sampling(base: Sampling, request: ChatRequest) -> Sampling:
+        out = base
+        for field in ("temperature", "top_p", "max_tokens", "seed"):
+            value = getattr(request, field)
+            if value is not None:
+                out = replace(out, **{field: value})
+        return out.with_stop(request.stop) if request.stop else out
+
+    def _log(
+        self,
+        problem: Problem,
+        completion: Completion,
+        decision: Decision,
+        step: int,
+        sampling: Sampling,
+        started: float,
+    ) -> None:
+        attempt = Attempt.from_parts(
+            self.run_id, problem, completion, None, attempt_number=step + 1,
+            prompt_hash=hash_text(problem.prompt), sampling=sampling.record(),
+            started_at=started, finished_at=time.time(),
+        )  # fmt: skip
+        record = DecisionRecord(
+            self.run_id, CHAT, problem.id, policy=decision.policy, chosen_arm=decision.arm,
+            step=step, features_hash=decision.context_hash or "", scores=dict(decision.scores),
+            propensities=dict(decision.propensities or {decision.arm: decision.propensity}),
+            created=time.time(),
+        )  # fmt: skip
+        self.store.record_attempt(attempt, decision=record)
+
+    # -- feedback ---------------------------------------------------------------------------
+
+    def feedback(self, decision_id: str, reward: float, key: str | None) -> FeedbackResult:
+        """Log ``reward`` for the decision and learn from it, once per ``key`` (default: the
+        decision id, so a decision takes one reward)."""
+        if not math.isfinite(reward) or not 0.0 <= reward <= 1.0:
+            raise ApiError(400, f"expected a reward from 0 to 1, found {reward!r}",
+                           param="reward", code="invalid_value")  # fmt: skip
+        record = self.store.decision(self.run_id, CHAT, decision_id)
+        if record is None or record.id is None:
+            raise ApiError(404, f"no decision {decision_id!r} was made here",
+                           param="decision_id", code="decision_not_found")  # fmt: skip
+        with self._lock:
+            try:
+                fb = self.store.record_feedback(record.id, reward, key or f"decision:{decision_id}")
+            except StoreConflict as e:
+                raise ApiError(409, str(e), param="Idempotency-Key", code="conflict") from e
+            if fb.new:
+                self._learn(record, fb.reward, fb.id)
+        return FeedbackResult(decision_id, record.chosen_arm, fb.reward, fb.new)
+
+    def _learn(self, record: DecisionRecord, reward: float, feedback_id: int) -> None:
+        """Update the policy (the lock held) and save its state with the watermark."""
+        prompt = self.store.prompt(CHAT, record.problem_id) or ""
+        x = self.featurizer.transform_one(Problem(record.problem_id, CHAT, prompt, "", "", ()))
+        self.policy.update(record.chosen_arm, x, reward)
+        self.applied = max(self.applied, feedback_id)
+        self.save()
+
+    def save(self) -> None:
+        """Write the policy's state and the feedback watermark atomically."""
+        self.policy.save(self.state_path, meta={"feedback_applied": self.applied})
+
+    def recover(self, applied: int) -> int:
+        """Learn from the feedback logged after row ``applied`` (acknowledged before a crash,
+        not yet in the saved state); how many were applied."""
+        self.applied = applied
+        pending = [f for f in self.store.feedback() if f.id > applied]
+        if not pending:
+            return 0
+        by_id = {d.id: d for d in self.store.decisions(self.run_id)}
+        with self._lock:
+            for fb in pending:
+                record = by_id.get(fb.decision_id)
+                if record is not None:
+                    self._learn(record, fb.reward, fb.id)
+        return len(pending)
+
+    def close(self) -> None:
+        """Stop the arms' servers and models."""
+        with self._arms_lock:
+            arms, self._arms = list(self._arms.values()), {}
+        for arm in arms:
+            arm.close()
+
+    def describe(self) -> dict[str, Any]:
+        """What ``GET /health`` reports."""
+        return {"status": "ok", "policy": self.policy.name, "arms": list(self.pool.names),
+                "feedback_applied": self.applied}  # fmt: skip
