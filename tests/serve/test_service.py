@@ -1,0 +1,87 @@
+"""The routing service without HTTP: fallback, logging, feedback once, recovery after a crash.
+
+Scripted arms stand in for models (failure injection); the log and the policy are real.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from octoroute.arms.base import PromptStyle
+from octoroute.features import make_featurizer
+from octoroute.policies import LinUCB, make_policy, saved_meta
+from octoroute.serve.errors import ApiError
+from octoroute.serve.protocol import parse_chat
+from octoroute.serve.service import CHAT, RoutingService
+from octoroute.store import open_store
+from tests.fakes import Script, builder, scripted_pool
+
+ARMS = {"small": PromptStyle.CHAT, "large": PromptStyle.CHAT}
+
+
+def _service(tmp_path: Path, script: Script, policy: LinUCB | None = None) -> RoutingService:
+    pool = scripted_pool(ARMS)
+    arms = builder(pool, script)
+    store = open_store(tmp_path / "log.db")
+    return RoutingService(pool, policy or make_policy("linucb"), make_featurizer("lexical",
+                          n_features=32), store, tmp_path / "policy.json",
+                          build=arms.__getitem__)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _ask(model: str = "octoroute", text: str = "Write add(a, b).") -> object:
+    return parse_chat({"model": model, "messages": [{"role": "user", "content": text}]})
+
+
+def test_a_failing_arm_falls_back_and_every_attempt_is_logged(tmp_path: Path) -> None:
+    service = _service(tmp_path, Script([None, "def add(a, b):\n    return a + b\n"]))
+    answer = service.chat(_ask())  # type: ignore[arg-type]
+    assert answer.failed and answer.failed[0].endswith(":unavailable")
+    assert answer.arm != answer.failed[0].split(":")[0] and answer.policy == "fallback"
+    attempts = list(service.store.attempts("serve"))
+    assert [a.attempt_number for a in attempts] == [1, 2] and attempts[0].error
+    last = service.store.decision("serve", CHAT, answer.decision_id)
+    assert last is not None and last.chosen_arm == answer.arm and last.step == 1
+
+
+def test_an_arm_named_is_used_and_an_unknown_model_is_a_404(tmp_path: Path) -> None:
+    service = _service(tmp_path, Script(["ok"]))
+    answer = service.chat(_ask("large"))  # type: ignore[arg-type]
+    assert answer.arm == "large" and answer.policy == "direct" and answer.propensity == 1.0
+    with pytest.raises(ApiError) as caught:
+        service.chat(_ask("gpt-4"))  # type: ignore[arg-type]
+    assert caught.value.status == 404 and caught.value.param == "model"
+    assert service.model_ids() == ["octoroute", "octoroute/linucb", "small", "large"]
+
+
+def test_feedback_is_learned_once_and_saved_with_its_watermark(tmp_path: Path) -> None:
+    service = _service(tmp_path, Script(["ok"]))
+    answer = service.chat(_ask())  # type: ignore[arg-type]
+    first = service.feedback(answer.decision_id, 1.0, "k")
+    again = service.feedback(answer.decision_id, 1.0, "k")
+    assert first.applied and not again.applied and first.arm == answer.arm
+    assert saved_meta(tmp_path / "policy.json") == {"feedback_applied": 1}
+    with pytest.raises(ApiError) as conflict:
+        service.feedback(answer.decision_id, 0.0, "k")
+    assert conflict.value.status == 409
+    for bad, status in ((("nope", 1.0, None)), 404), ((answer.decision_id, 2.0, None), 400):
+        with pytest.raises(ApiError) as caught:
+            service.feedback(*bad)
+        assert caught.value.status == status
+
+
+def test_feedback_logged_but_not_saved_is_learned_on_restart(tmp_path: Path) -> None:
+    """A crash between logging a reward and saving the state: the restart learns it."""
+    service = _service(tmp_path, Script(["ok"]))
+    service.save()  # the state before any feedback
+    before = (tmp_path / "policy.json").read_bytes()
+    answer = service.chat(_ask())  # type: ignore[arg-type]
+    service.feedback(answer.decision_id, 1.0, "k")
+    (tmp_path / "policy.json").write_bytes(before)  # as if killed before the save
+    service.store.close()
+    restarted = _service(tmp_path, Script(["ok"]), LinUCB.load(tmp_path / "policy.json"))
+    assert restarted.recover(0) == 1 and restarted.recover(1) == 0
+    assert saved_meta(tmp_path / "policy.json") == {"feedback_applied": 1}
+    learned = LinUCB.load(tmp_path / "policy.json").state_dict()["arms"][answer.arm]
+    assert learned["n"] == 1  # the one reward, learned once
