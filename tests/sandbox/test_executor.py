@@ -234,3 +234,16 @@ def test_a_match_reported_for_a_test_without_a_digest_is_a_violation() -> None:
 
     judged = _judge_raw(ADD, ADD.tests[0], Status.SAME, "", b"")
     assert judged.outcome is Outcome.SANDBOX_VIOLATION
+
+
+def test_a_problem_without_reference_keeps_its_expected_values(executor: Executor) -> None:
+    """The JSONL format lets tests carry their expected values instead of a reference:
+    preparing such a problem keeps every test (nothing to measure), and it is judged on them."""
+    tests = (
+        TestCase(TestKind.CALL, Tier.VISIBLE, (1, 2), expected=3, has_expected=True),
+        TestCase(TestKind.ASSERT, Tier.BASE, "assert add(20, 22) == 42"),
+    )
+    (ready,) = prepare([Problem("add", "user", "", "add", "", tests)], executor, None)
+    assert ready.tests == tests and "reference_failures" not in ready.metadata
+    assert executor.check(ready, "def add(a, b):\n    return a + b\n").passed
+    assert not executor.check(ready, "def add(a, b):\n    return a - b\n").passed

@@ -132,6 +132,24 @@ def test_bad_requests_get_openai_error_objects(server: Server) -> None:
         server.client().chat.completions.create(model="gpt-9", messages=ASK)  # type: ignore[arg-type]
 
 
+def test_a_verified_answer_carries_its_verdicts(server: Server) -> None:
+    """A request naming a benchmark problem: an episode runs (visible tests only reach the
+    model) and the answer says how the submitted program fared on every test."""
+    raw = server.client().chat.completions.with_raw_response.create(
+        model="octoroute", messages=ASK,
+        extra_body={"octoroute": {"problem_id": "HumanEval/0", "max_attempts": 2}},
+    )  # type: ignore[arg-type]  # fmt: skip
+    assert raw.headers["x-octoroute-verdict"] in ("passed", "failed")
+    verification = raw.http_response.json()["octoroute"]
+    assert (
+        1
+        <= len(verification["attempts"])
+        <= 2
+        == int(raw.headers["x-octoroute-attempts"]) + (2 - len(verification["attempts"]))
+    )
+    assert verification["tests"] > 0 and verification["cost_unit"] == "flops"
+
+
 def test_concurrent_clients_are_all_answered(server: Server) -> None:
     client = server.client()
 

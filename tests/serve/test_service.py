@@ -85,3 +85,51 @@ def test_feedback_logged_but_not_saved_is_learned_on_restart(tmp_path: Path) -> 
     assert saved_meta(tmp_path / "policy.json") == {"feedback_applied": 1}
     learned = LinUCB.load(tmp_path / "policy.json").state_dict()["arms"][answer.arm]
     assert learned["n"] == 1  # the one reward, learned once
+
+
+CANARY = "CANARY-hidden-7f3a"
+PROBLEM = {
+    "id": "add",
+    "prompt": 'def add(a, b):\n    """Add a and b: add(1, 2) == 3."""\n',
+    "entry_point": "add",
+    "tests": [
+        {"kind": "call", "input": [1, 2], "expected": 3, "tier": "visible"},
+        {"kind": "assert", "input": f"assert add(20, 22) == 42  # {CANARY}"},
+    ],
+}
+
+
+def test_a_verified_answer_is_repaired_on_visible_tests_and_graded_on_all(
+    tmp_path: Path,
+) -> None:
+    script = Script(["def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a + b\n"])
+    service = _service(tmp_path, script)
+    request = parse_chat({"model": "octoroute", "messages": [{"role": "user", "content": "add"}],
+                          "octoroute": {"problem": PROBLEM, "max_attempts": 3}})  # fmt: skip
+    try:
+        answer = service.chat(request)
+    finally:
+        service.close()
+    v = answer.verification
+    assert v is not None and v["passed"] and v["tests"] == 2 == v["tests_passed"]
+    assert [a["move"] for a in v["attempts"]] == ["fresh", "repair"]
+    assert [a["visible_passed"] for a in v["attempts"]] == [False, True]
+    assert "return a + b" in answer.text and v["stop"] == "solved"
+    # The hidden test graded the program but never reached a model.
+    assert script.requests and all(CANARY not in str(sent) for _, sent, _ in script.requests)
+    assert saved_meta(tmp_path / "policy.json") == {"feedback_applied": 0}  # learned and saved
+
+
+def test_a_bad_problem_is_a_400_naming_its_field(tmp_path: Path) -> None:
+    service = _service(tmp_path, Script(["x"]))
+    bad = {**PROBLEM, "tests": [{"kind": "call", "input": [1], "expectd": 2}]}
+    request = parse_chat({"model": "octoroute", "messages": [{"role": "user", "content": "add"}],
+                          "octoroute": {"problem": bad}})  # fmt: skip
+    with pytest.raises(ApiError) as caught:
+        service.chat(request)
+    assert caught.value.status == 400 and "tests[0]" in (caught.value.param or "")
+    unknown = parse_chat({"model": "octoroute", "messages": [{"role": "user", "content": "x"}],
+                          "octoroute": {"problem_id": "LeetCode/1"}})  # fmt: skip
+    with pytest.raises(ApiError) as missing:
+        service.chat(unknown)
+    assert missing.value.status == 404

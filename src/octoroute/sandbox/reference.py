@@ -100,7 +100,8 @@ def prepare(
     """Problems with expected outputs and reference CPU times filled in.
 
     Tests on which the reference itself fails are dropped and listed in
-    ``metadata["reference_failures"]``.
+    ``metadata["reference_failures"]``. A problem without a reference (its tests carry their
+    expected values, as the JSONL loader requires then) is returned as it is.
     """
     cache_path = None
     cache: dict[str, list[RawResult]] = {}
@@ -110,7 +111,7 @@ def prepare(
     keys = [_problem_key(p) for p in problems]
     missing = [
         (k, p) for k, p in zip(keys, problems, strict=True)
-        if len(cache.get(k, ())) != len(p.tests)
+        if p.reference.strip() and len(cache.get(k, ())) != len(p.tests)
     ]  # fmt: skip
     executor.start()
     with ThreadPoolExecutor(max_workers=executor.size) as pool:
@@ -126,7 +127,7 @@ def prepare(
         _save_cache(cache_path, cache)
     out: list[Problem] = []
     for k, p in zip(keys, problems, strict=True):
-        out.append(_apply(p, cache[k]))
+        out.append(_apply(p, cache[k]) if p.reference.strip() else p)
         if on_done is not None:
             on_done(out[-1])
     return out

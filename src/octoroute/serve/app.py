@@ -1,7 +1,8 @@
 """The Starlette application: OpenAI-compatible endpoints over a :class:`RoutingService`.
 
 ``POST /v1/chat/completions`` (streamed as server-sent events when asked; the answer is
-generated whole, then sent in pieces), ``GET /v1/models``, ``GET /health`` and
+generated whole, then sent in pieces; a verified answer carries its verdicts in an
+``octoroute`` field of the body, or of the last chunk), ``GET /v1/models``, ``GET /health`` and
 ``POST /v1/feedback``. Every answer says in headers which arm answered, under which decision
 id, with what propensity and policy, and which arms failed before it. Errors are OpenAI error
 objects. Bodies over ``max_body`` bytes are refused before they are read whole; keys are
@@ -41,6 +42,9 @@ def _headers(answer: Answer) -> dict[str, str]:
     }
     if answer.failed:
         out["x-octoroute-fallback"] = ",".join(answer.failed)
+    if answer.verification is not None:
+        out["x-octoroute-verdict"] = "passed" if answer.verification["passed"] else "failed"
+        out["x-octoroute-attempts"] = str(len(answer.verification["attempts"]))
     return out
 
 
@@ -98,10 +102,15 @@ def create_app(
         rid = f"chatcmpl-{answer.decision_id}"
         if not parsed.stream:
             body = completion_body(rid, answer.arm, answer.text, answer.finish_reason, usage)
+            if answer.verification is not None:
+                body["octoroute"] = answer.verification
             return JSONResponse(body, headers=_headers(answer))
 
         async def events() -> AsyncIterator[str]:
-            for chunk in chunk_bodies(rid, answer.arm, answer.text, answer.finish_reason):
+            chunks = chunk_bodies(rid, answer.arm, answer.text, answer.finish_reason)
+            if answer.verification is not None:
+                chunks[-1]["octoroute"] = answer.verification
+            for chunk in chunks:
                 yield f"data: {json.dumps(chunk)}\n\n"
             yield "data: [DONE]\n\n"
 

@@ -4,6 +4,13 @@ Only what routing needs is read: ``model``, ``messages`` (text content, or lists
 parts), ``stream``, ``temperature``, ``top_p``, ``max_tokens`` (or ``max_completion_tokens``),
 ``seed`` and ``stop``; other fields are accepted and ignored, as OpenAI-compatible servers do.
 Every field error is an :class:`~.errors.ApiError` 400 naming the field.
+
+A request asks for a *verified* answer with the extension field ``octoroute``:
+``{"problem": {...}}`` (one problem in the project's JSONL problem format,
+:mod:`octoroute.tasks.jsonl`: its prompt, entry point and tests; ``visible`` tests may be shown
+to the models, the others only grade) or ``{"problem_id": "HumanEval/0"}`` (a problem of a
+bundled benchmark), with optional ``max_attempts`` (1 to 5, default 3) and ``budget`` (a
+compute cap in the arms' cost unit).
 """
 
 from __future__ import annotations
@@ -32,6 +39,17 @@ class ChatRequest:
     max_tokens: int | None = None
     seed: int | None = None
     stop: tuple[str, ...] = ()
+    problem: Mapping[str, Any] | None = None
+    """A problem record (JSONL problem format) to verify the answer on."""
+    problem_id: str | None = None
+    """A bundled benchmark's problem to verify the answer on."""
+    max_attempts: int = 3
+    budget: float | None = None
+
+    @property
+    def verified(self) -> bool:
+        """True when the answer is to be checked by running tests."""
+        return self.problem is not None or self.problem_id is not None
 
     @property
     def prompt(self) -> str:
@@ -109,6 +127,7 @@ def parse_chat(body: Any) -> ChatRequest:
     if not isinstance(stop, list | tuple) or not all(isinstance(s, str) for s in stop):
         raise _bad("expected a string or a list of strings", "stop")
     max_tokens = _integer(body, "max_completion_tokens", 1) or _integer(body, "max_tokens", 1)
+    ext = _extension(body.get("octoroute"))
     return ChatRequest(
         model=model,
         messages=tuple(messages),
@@ -118,7 +137,35 @@ def parse_chat(body: Any) -> ChatRequest:
         max_tokens=max_tokens,
         seed=_integer(body, "seed", 0),
         stop=tuple(stop),
+        **ext,
     )
+
+
+def _extension(ext: Any) -> dict[str, Any]:
+    """The ``octoroute`` extension field's settings (empty: an unverified request)."""
+    if ext is None:
+        return {}
+    if not isinstance(ext, dict):
+        raise _bad("expected an object", "octoroute")
+    unknown = sorted(set(ext) - {"problem", "problem_id", "max_attempts", "budget"})
+    if unknown:
+        raise _bad(f"unknown fields {unknown}", "octoroute")
+    problem, problem_id = ext.get("problem"), ext.get("problem_id")
+    if (problem is None) == (problem_id is None):
+        raise _bad("expected exactly one of 'problem' and 'problem_id'", "octoroute")
+    if problem is not None and not isinstance(problem, dict):
+        raise _bad("expected a problem object (JSONL problem format)", "octoroute.problem")
+    if problem_id is not None and (not isinstance(problem_id, str) or not problem_id):
+        raise _bad("expected a problem id such as 'HumanEval/0'", "octoroute.problem_id")
+    attempts = ext.get("max_attempts", 3)
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not 1 <= attempts <= 5:
+        raise _bad(f"expected an integer from 1 to 5, found {attempts!r}", "octoroute.max_attempts")
+    budget = ext.get("budget")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int | float)
+                               or budget <= 0):  # fmt: skip
+        raise _bad(f"expected a positive number, found {budget!r}", "octoroute.budget")
+    return {"problem": problem, "problem_id": problem_id, "max_attempts": attempts,
+            "budget": None if budget is None else float(budget)}  # fmt: skip
 
 
 def completion_body(

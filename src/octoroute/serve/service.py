@@ -18,14 +18,14 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from octoroute.arms.base import ArmBase, Sampling
 from octoroute.arms.pool import Pool, register_arms
-from octoroute.exceptions import StoreConflict
+from octoroute.exceptions import DataError, OctorouteError, StoreConflict
 from octoroute.features import Featurizer
 from octoroute.policies import BasePolicy
 from octoroute.serve.errors import ApiError
@@ -33,12 +33,17 @@ from octoroute.serve.protocol import ChatRequest
 from octoroute.store import DecisionRecord, Store, hash_text
 from octoroute.types import Attempt, Completion, Decision, Problem
 
+if TYPE_CHECKING:
+    from octoroute.sandbox import Executor
+
 __all__ = ["CHAT", "ROUTER", "Answer", "FeedbackResult", "RoutingService"]
 
 CHAT = "chat"
 """The benchmark name under which served requests are logged (one problem per request)."""
 ROUTER = "octoroute"
 """The model name that routes (also ``octoroute/POLICY``)."""
+BENCHMARKS = {"HumanEval": "humaneval", "Mbpp": "mbpp+"}
+"""Problem id prefixes a verified request may name, and the benchmark each is read from."""
 MAX_TRIES = 3
 """Arms tried for one request before the server gives up (the chosen one, then the next)."""
 
@@ -57,6 +62,8 @@ class Answer:
     completion_tokens: int
     failed: tuple[str, ...] = ()
     """``arm:error`` of each arm that failed before ``arm`` answered."""
+    verification: Mapping[str, Any] | None = None
+    """For a verified request: the episode's attempts and the submitted program's verdict."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +103,8 @@ class RoutingService:
         self._lock = threading.Lock()  # the policy and the feedback watermark
         self.applied = 0
         """Id of the last feedback row the policy has learned from."""
+        self._sandbox: Executor | None = None
+        self._benchmarks: dict[str, dict[str, Problem]] = {}
         store.add_run(run_id, config={"kind": "serve"}, command="serve")
         register_arms(store, pool)
 
@@ -113,12 +122,13 @@ class RoutingService:
     # -- chat -------------------------------------------------------------------------------
 
     def chat(self, request: ChatRequest) -> Answer:
-        """Answer ``request``: route (or take the named arm), generate, fall back, log."""
+        """Answer ``request``: route (or take the named arm), generate, fall back, log; a
+        request with tests gets a verified answer (:meth:`solve`)."""
+        if request.verified:
+            return self.solve(request)
         routed = request.model in self.router_names
-        if not routed and request.model not in self.pool.names:
-            raise ApiError(404, f"model {request.model!r} is not served here (GET /v1/models "
-                           "lists the router and every arm)", param="model",
-                           code="model_not_found")  # fmt: skip
+        if not routed:
+            self._check_model(request)
         problem = Problem(uuid.uuid4().hex, CHAT, request.prompt, "", "", ())
         self.store.add_problems([problem])
         with self._lock:
@@ -147,6 +157,14 @@ class RoutingService:
                               tuple(failed))  # fmt: skip
             failed.append(f"{name}:{completion.error.value if completion.error else 'error'}")
         raise ApiError(502, f"no arm could answer ({', '.join(failed)})", code="arms_failed")
+
+    def _check_model(self, request: ChatRequest) -> str:
+        """The arm the request names; ApiError 404 if it names neither an arm nor the router."""
+        if request.model not in self.pool.names:
+            raise ApiError(404, f"model {request.model!r} is not served here (GET /v1/models "
+                           "lists the router and every arm)", param="model",
+                           code="model_not_found")  # fmt: skip
+        return request.model
 
     def _arm(self, name: str) -> ArmBase:
         with self._arms_lock:  # built once, kept: a local model loads once
@@ -184,6 +202,94 @@ class RoutingService:
             created=time.time(),
         )  # fmt: skip
         self.store.record_attempt(attempt, decision=record)
+
+    # -- verified answers -------------------------------------------------------------------
+
+    def solve(self, request: ChatRequest) -> Answer:
+        """Run an episode on the request's problem: route, generate, judge in the sandbox,
+        repair within the caps; answer with the submitted program and its verdicts. Only the
+        visible tests reach a model; the policy learns from each attempt's visible verdict.
+        Episodes run one at a time (the policy learns within them)."""
+        from octoroute.episodes.router import Router
+        from octoroute.sandbox import prepare
+
+        offered = None if request.model in self.router_names else [self._check_model(request)]
+        problem = self._problem(request)
+        self.store.add_problems([problem])
+        with self._lock:
+            executor = self._executor()
+            (prepared,) = prepare([problem], executor, None)
+            router = Router(self.pool, self.policy, self.featurizer, executor, self.store,
+                            run_id=f"{self.run_id}/verified", build=self._arm)  # fmt: skip
+            episode = router.solve(prepared, request.max_attempts, request.budget, offered)
+            self.save()
+        if not episode.steps:
+            raise ApiError(502, "no arm could answer", code="arms_failed")
+        first = episode.steps[0].decision
+        shown = episode.steps[episode.submitted if episode.submitted is not None else -1]
+        code = episode.code
+        grade = episode.grade
+        verification = {
+            "passed": bool(grade and grade.passed),
+            "tests": 0 if grade is None else len(grade.tests),
+            "tests_passed": 0 if grade is None else sum(t.passed for t in grade.tests),
+            "stop": episode.stop.value,
+            "cost": episode.cost,
+            "cost_unit": episode.cost_unit,
+            "attempts": [
+                {"arm": s.decision.arm, "move": "fresh" if s.parent is None else "repair",
+                 "visible_passed": None if s.visible is None else s.visible.visible_passed}
+                for s in episode.steps
+            ],
+        }  # fmt: skip
+        attempt = shown.attempt
+        return Answer(problem.id, shown.decision.arm, first.policy, first.propensity,
+                      f"```python\n{code}```\n" if code else "", "stop",
+                      attempt.prompt_tokens, attempt.completion_tokens,
+                      verification=verification)  # fmt: skip
+
+    def _problem(self, request: ChatRequest) -> Problem:
+        """The request's problem under a fresh id (the log keys problems by id)."""
+        from octoroute.fileio.records import Record
+        from octoroute.tasks.jsonl import problem_from_record
+
+        if request.problem is not None:
+            record = Record("request", 1, request.problem, prefix="octoroute.problem.")
+            try:
+                problem = problem_from_record(record, CHAT)
+            except DataError as e:
+                raise ApiError(400, str(e), param=e.field, code="invalid_problem") from None
+        else:
+            problem = self._benchmark_problem(str(request.problem_id))
+        meta = {**problem.metadata, "source_id": problem.id, "source": problem.benchmark}
+        return replace(problem, id=uuid.uuid4().hex, benchmark=CHAT, metadata=meta)
+
+    def _benchmark_problem(self, problem_id: str) -> Problem:
+        from octoroute.tasks import load_benchmark
+
+        name = BENCHMARKS.get(problem_id.split("/")[0])
+        if name is None:
+            raise ApiError(404, f"problem {problem_id!r}: known prefixes are "
+                           f"{', '.join(BENCHMARKS)}", param="octoroute.problem_id",
+                           code="problem_not_found")  # fmt: skip
+        if name not in self._benchmarks:
+            try:
+                self._benchmarks[name] = {p.id: p for p in load_benchmark(name)}
+            except OctorouteError as e:
+                raise ApiError(404, f"benchmark {name}: {e}", param="octoroute.problem_id",
+                               code="problem_not_found") from None  # fmt: skip
+        found = self._benchmarks[name].get(problem_id)
+        if found is None:
+            raise ApiError(404, f"no problem {problem_id!r} in {name}",
+                           param="octoroute.problem_id", code="problem_not_found")  # fmt: skip
+        return found
+
+    def _executor(self) -> Executor:
+        from octoroute.sandbox import Executor
+
+        if self._sandbox is None:
+            self._sandbox = Executor(workers=1)
+        return self._sandbox
 
     # -- feedback ---------------------------------------------------------------------------
 
@@ -239,6 +345,9 @@ class RoutingService:
             arms, self._arms = list(self._arms.values()), {}
         for arm in arms:
             arm.close()
+        if self._sandbox is not None:
+            self._sandbox.close()
+            self._sandbox = None
 
     def describe(self) -> dict[str, Any]:
         """What ``GET /health`` reports."""
