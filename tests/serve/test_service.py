@@ -133,3 +133,18 @@ def test_a_bad_problem_is_a_400_naming_its_field(tmp_path: Path) -> None:
     with pytest.raises(ApiError) as missing:
         service.chat(unknown)
     assert missing.value.status == 404
+
+
+def test_a_stream_falls_back_before_its_first_piece_and_is_logged_after_its_last(
+    tmp_path: Path,
+) -> None:
+    service = _service(tmp_path, Script([None, "def add(a, b):\n    return a + b\n"]))
+    request = parse_chat({"model": "octoroute", "stream": True,
+                          "messages": [{"role": "user", "content": "add"}]})  # fmt: skip
+    streaming = service.stream(request)
+    assert streaming.head.failed and streaming.head.policy == "fallback"
+    assert len(list(service.store.attempts("serve"))) == 1  # the failure, not yet the answer
+    assert "".join(streaming.pieces) == "def add(a, b):\n    return a + b\n"
+    assert streaming.finish_reason == "stop"
+    attempts = list(service.store.attempts("serve"))
+    assert len(attempts) == 2 and attempts[1].arm == streaming.head.arm and not attempts[1].error

@@ -20,13 +20,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from octoroute.arms import prompts
 from octoroute.arms.style import Messages, PromptStyle
 from octoroute.types import ArmErrorKind, Completion, Problem
+
+if TYPE_CHECKING:
+    from octoroute.arms.stream import CompletionStream
 
 __all__ = [
     "Arm",
@@ -235,26 +238,61 @@ class ArmBase:
         try:
             raw = self._request(payload, sampling)
         except ArmFailure as failure:
-            log.warning("arm %s failed: %s", self.name, failure)
-            return Completion(
-                arm=self.name,
-                model=self.model,
-                text="",
-                code="",
-                latency=time.perf_counter() - start,
-                cost_unit=self.cost_model.unit,
-                error=failure.kind,
-                error_detail=failure.detail,
-            )
+            return self._failed(failure, time.perf_counter() - start)
         latency = raw.latency if raw.latency is not None else time.perf_counter() - start
-        style = self.style if isinstance(payload, str) else PromptStyle.CHAT
         text, stop = raw.text, sampling.stop
         instruct = self.style is PromptStyle.INSTRUCT and not isinstance(payload, str)
         if isinstance(task, Problem) and instruct and not isinstance(payload, str):
             # The server cut the continuation at the stops; the prefilled answer is ours.
             text, stop = prompts.instruct_answer(payload, raw.text), ()
+        return self._completed(raw, text, payload, problem, stop, latency)
+
+    def stream(self, messages: Messages, sampling: Sampling | None = None) -> CompletionStream:
+        """Answer chat ``messages`` (sent as they are, as by :meth:`generate`), the text as it
+        comes: iterate the stream for the pieces, then read its ``completion``. Backends that
+        cannot stream give the whole text as one piece."""
+        from octoroute.arms.stream import CompletionStream
+
+        sampling = sampling or self.sampling
+        payload = list(messages) if self.style.chat else prompts.flatten_messages(messages)
+        return CompletionStream(self, payload, sampling)
+
+    def _request_stream(
+        self, payload: str | Messages, sampling: Sampling
+    ) -> Generator[str, None, RawCompletion]:
+        """Yield the answer's text in pieces, return the whole (raise ArmFailure on failure).
+        By default one piece, from :meth:`_request`."""
+        raw = self._request(payload, sampling)
+        yield raw.text
+        return raw
+
+    def _failed(self, failure: ArmFailure, latency: float, text: str = "") -> Completion:
+        """The completion of a failed request (the failure as data)."""
+        log.warning("arm %s failed: %s", self.name, failure)
+        return Completion(
+            arm=self.name,
+            model=self.model,
+            text=text,
+            code="",
+            latency=latency,
+            cost_unit=self.cost_model.unit,
+            error=failure.kind,
+            error_detail=failure.detail,
+        )
+
+    def _completed(
+        self,
+        raw: RawCompletion,
+        text: str,
+        payload: str | Messages,
+        problem: Problem | None,
+        stop: Sequence[str],
+        latency: float,
+    ) -> Completion:
+        """The completion of an answered request: code extracted, tokens priced."""
+        style = self.style if isinstance(payload, str) else PromptStyle.CHAT
         code = prompts.extract_code(
-            text, problem, style=style, stop=stop, truncated=raw.finish_reason == "length"
+            text, problem, style=style, stop=tuple(stop), truncated=raw.finish_reason == "length"
         )
         return Completion(
             arm=self.name,

@@ -20,6 +20,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -235,6 +236,19 @@ class LlamaCppArm(ArmBase):
         if client is None:  # closed by another thread meanwhile
             raise ArmFailure(ArmErrorKind.UNAVAILABLE, "the server was stopped", retryable=False)
         return client._request(payload, sampling)
+
+    def _request_stream(
+        self, payload: str | Messages, sampling: Sampling
+    ) -> Generator[str, None, RawCompletion]:
+        """The answer in pieces, through the in-process server's event stream."""
+        try:
+            self.start()
+        except (ArmError, MissingDependencyError) as e:
+            raise ArmFailure(ArmErrorKind.UNAVAILABLE, str(e), retryable=False) from e
+        client = self._client
+        if client is None:
+            raise ArmFailure(ArmErrorKind.UNAVAILABLE, "the server was stopped", retryable=False)
+        return (yield from client._request_stream(payload, sampling))
 
     def raw_speed(self, tokens: int = 128, prompt: str = "def fibonacci(n):\n") -> RawSpeed:
         """llama.cpp's own decode and prompt speeds (tokens/s) for ``tokens`` forced tokens.

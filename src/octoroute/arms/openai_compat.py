@@ -24,7 +24,7 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -199,15 +199,8 @@ class OpenAICompatArm(ArmBase):
             raise ArmFailure(ArmErrorKind.UNAVAILABLE, f"{type(e).__name__}: {e}") from e
         except httpx.HTTPError as e:  # protocol errors: the server broke the exchange
             raise ArmFailure(ArmErrorKind.BAD_RESPONSE, f"{type(e).__name__}: {e}") from e
-        status = response.status_code
-        if status >= 400:
-            text = response.text[:300]
-            kind = ArmErrorKind.HTTP_ERROR
-            if status == 404 and "model" in text.lower():
-                kind = ArmErrorKind.WRONG_MODEL
-            # Overload and server errors may pass; other client errors will not.
-            retry = status in (408, 429) or status >= 500
-            raise ArmFailure(kind, f"HTTP {status}: {text}", retryable=retry)
+        if response.status_code >= 400:
+            raise _status_failure(response.status_code, response.text[:300])
         try:
             data = response.json()
         except (json.JSONDecodeError, UnicodeDecodeError) as e:
@@ -270,6 +263,60 @@ class OpenAICompatArm(ArmBase):
         if failure is None:  # unreachable: the loop runs at least once
             raise ArmFailure(ArmErrorKind.BAD_RESPONSE, "no attempt was made")
         raise ArmFailure(failure.kind, f"{failure.detail} (after {attempt + 1} tries)")
+
+    def _request_stream(
+        self, payload: str | Messages, sampling: Sampling
+    ) -> Generator[str, None, RawCompletion]:
+        """The answer as server-sent events: its text pieces, then the whole with the usage of
+        the last event (``stream_options.include_usage``). One try: once text has been passed
+        on, a retry could not take it back."""
+        import httpx
+
+        chat = not isinstance(payload, str)
+        path = "chat/completions" if chat else "completions"
+        body = {**self._body(payload, sampling, self.model), "stream": True,
+                "stream_options": {"include_usage": True}}  # fmt: skip
+        parts: list[str] = []
+        usage: Mapping[str, Any] = {}
+        finish, model = "", ""
+        with self._slots:
+            start = time.perf_counter()
+            try:
+                with self._http().stream("POST", path, json=body) as response:
+                    if response.status_code >= 400:
+                        raise _status_failure(response.status_code, response.read()[:300].decode(
+                            "utf-8", "replace"))  # fmt: skip
+                    for line in response.iter_lines():
+                        if not line.startswith("data:"):
+                            continue
+                        data = line[5:].strip()
+                        if data == "[DONE]":
+                            break
+                        event = _event(data)
+                        usage = event.get("usage") or usage
+                        model = str(event.get("model") or model)
+                        for choice in event.get("choices") or ():
+                            piece = _piece(choice, chat)
+                            if piece:
+                                parts.append(piece)
+                                yield piece
+                            finish = str(choice.get("finish_reason") or finish)
+            except httpx.TimeoutException as e:
+                raise ArmFailure(ArmErrorKind.TIMEOUT, f"{type(e).__name__}: {e}") from e
+            except httpx.NetworkError as e:
+                raise ArmFailure(ArmErrorKind.UNAVAILABLE, f"{type(e).__name__}: {e}") from e
+            except httpx.HTTPError as e:
+                raise ArmFailure(ArmErrorKind.BAD_RESPONSE, f"{type(e).__name__}: {e}") from e
+        text = "".join(parts)
+        if not text.strip():
+            raise ArmFailure(ArmErrorKind.EMPTY, "the model returned no text")
+
+        def count(key: str) -> int:
+            value = usage.get(key) if isinstance(usage, Mapping) else None
+            return value if isinstance(value, int) and value >= 0 else 0
+
+        return RawCompletion(text, count("prompt_tokens"), count("completion_tokens"), finish,
+                             model, time.perf_counter() - start)  # fmt: skip
 
     # -- checks ------------------------------------------------------------------------------
 
@@ -368,3 +415,31 @@ def check_endpoint(endpoint: str) -> None:
     """Reject an endpoint that is not an http(s) URL (ConfigError)."""
     if not endpoint.startswith(("http://", "https://")):
         raise ConfigError(f"endpoint {endpoint!r}: expected an http:// or https:// URL")
+
+
+def _status_failure(status: int, text: str) -> ArmFailure:
+    """The failure an HTTP error status means (overload and server errors may pass)."""
+    kind = ArmErrorKind.HTTP_ERROR
+    if status == 404 and "model" in text.lower():
+        kind = ArmErrorKind.WRONG_MODEL
+    retry = status in (408, 429) or status >= 500
+    return ArmFailure(kind, f"HTTP {status}: {text}", retryable=retry)
+
+
+def _event(data: str) -> Mapping[str, Any]:
+    """One server-sent event's JSON object; ArmFailure when it is not one."""
+    try:
+        event = json.loads(data)
+    except ValueError as e:
+        raise ArmFailure(ArmErrorKind.BAD_RESPONSE, f"malformed event: {data[:200]!r}") from e
+    if not isinstance(event, dict):
+        raise ArmFailure(ArmErrorKind.BAD_RESPONSE, f"event is not an object: {data[:200]!r}")
+    return event
+
+
+def _piece(choice: Any, chat: bool) -> str:
+    """The text a streamed choice adds (its delta's content, or a completion's text)."""
+    if not isinstance(choice, dict):
+        return ""
+    value = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
+    return value if isinstance(value, str) else ""

@@ -1,7 +1,7 @@
 """The Starlette application: OpenAI-compatible endpoints over a :class:`RoutingService`.
 
-``POST /v1/chat/completions`` (streamed as server-sent events when asked; the answer is
-generated whole, then sent in pieces; a verified answer carries its verdicts in an
+``POST /v1/chat/completions`` (streamed as server-sent events when asked, each piece as the
+arm writes it; a verified answer, judged whole before it is sent, carries its verdicts in an
 ``octoroute`` field of the body, or of the last chunk), ``GET /v1/models``, ``GET /health`` and
 ``POST /v1/feedback``. Every answer says in headers which arm answered, under which decision
 id, with what propensity and policy, and which arms failed before it. Errors are OpenAI error
@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import hmac
 import json
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from starlette.applications import Starlette
@@ -25,7 +26,7 @@ from starlette.routing import Route
 
 from octoroute.serve.errors import ApiError
 from octoroute.serve.protocol import chunk_bodies, completion_body, parse_chat
-from octoroute.serve.service import Answer, RoutingService
+from octoroute.serve.service import Answer, RoutingService, Streaming
 
 __all__ = ["MAX_BODY", "create_app"]
 
@@ -63,6 +64,26 @@ async def _body(request: Request, limit: int) -> Any:
         raise ApiError(400, f"the body is not valid JSON: {e}", code="invalid_json") from None
 
 
+def _events(streaming: Streaming) -> Iterator[str]:
+    """Server-sent events of a streamed answer, each piece as the arm wrote it (a blocking
+    iterator: Starlette runs it in a worker thread)."""
+    head = streaming.head
+    rid = f"chatcmpl-{head.decision_id}"
+    created = int(time.time())
+
+    def event(delta: dict[str, str], finish: str | None = None) -> str:
+        chunk = {"id": rid, "object": "chat.completion.chunk", "created": created,
+                 "model": head.arm, "choices": [{"index": 0, "delta": delta,
+                                                 "finish_reason": finish}]}  # fmt: skip
+        return f"data: {json.dumps(chunk)}\n\n"
+
+    yield event({"role": "assistant", "content": ""})
+    for piece in streaming.pieces:
+        yield event({"content": piece})
+    yield event({}, streaming.finish_reason)
+    yield "data: [DONE]\n\n"
+
+
 def _check_key(request: Request, key: str | None) -> None:
     if not key:
         return
@@ -95,6 +116,10 @@ def create_app(
     async def chat(request: Request) -> Response:
         _check_key(request, chat_key)
         parsed = parse_chat(await _body(request, max_body))
+        if parsed.stream and not parsed.verified:
+            streaming = await run_in_threadpool(service.stream, parsed)
+            return StreamingResponse(_events(streaming), media_type="text/event-stream",
+                                     headers=_headers(streaming.head))  # fmt: skip
         answer = await run_in_threadpool(service.chat, parsed)
         usage = {"prompt_tokens": answer.prompt_tokens,
                  "completion_tokens": answer.completion_tokens,

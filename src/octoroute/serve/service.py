@@ -18,7 +18,7 @@ import math
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,9 +34,10 @@ from octoroute.store import DecisionRecord, Store, hash_text
 from octoroute.types import Attempt, Completion, Decision, Problem
 
 if TYPE_CHECKING:
+    from octoroute.arms.stream import CompletionStream
     from octoroute.sandbox import Executor
 
-__all__ = ["CHAT", "ROUTER", "Answer", "FeedbackResult", "RoutingService"]
+__all__ = ["CHAT", "ROUTER", "Answer", "FeedbackResult", "RoutingService", "Streaming"]
 
 CHAT = "chat"
 """The benchmark name under which served requests are logged (one problem per request)."""
@@ -64,6 +65,22 @@ class Answer:
     """``arm:error`` of each arm that failed before ``arm`` answered."""
     verification: Mapping[str, Any] | None = None
     """For a verified request: the episode's attempts and the submitted program's verdict."""
+
+
+@dataclass(frozen=True, slots=True)
+class Streaming:
+    """A streamed answer: who answers (``head``, its text empty), the text's ``pieces``, and
+    the arm's stream, whose ``completion`` (finish reason, usage) is set once they are out."""
+
+    head: Answer
+    pieces: Iterator[str]
+    stream: CompletionStream
+
+    @property
+    def finish_reason(self) -> str:
+        """Why the answer ended (known once every piece is out)."""
+        done = self.stream.completion
+        return (done.finish_reason if done is not None else "") or "stop"
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +143,60 @@ class RoutingService:
         request with tests gets a verified answer (:meth:`solve`)."""
         if request.verified:
             return self.solve(request)
+        problem, decision, order = self._decide(request)
+        failed: list[str] = []
+        for step, name in enumerate(order):
+            arm = self._arm(name)
+            sampling = self._sampling(arm.sampling, request)
+            started = time.time()
+            completion = arm.generate(list(request.messages), sampling)
+            chosen = decision if step == 0 else _fallback(name)
+            self._log(problem, completion, chosen, step, sampling, started)
+            if completion.ok:
+                return Answer(problem.id, name, chosen.policy, chosen.propensity,
+                              completion.text, completion.finish_reason,
+                              completion.prompt_tokens, completion.completion_tokens,
+                              tuple(failed))  # fmt: skip
+            failed.append(_failure(completion))
+        raise ApiError(502, f"no arm could answer ({', '.join(failed)})", code="arms_failed")
+
+    def stream(self, request: ChatRequest) -> Streaming:
+        """Like :meth:`chat`, the text passed on as the arm writes it. An arm that fails
+        before its first piece hands over to the next; the attempt is logged once its last
+        piece has been passed on."""
+        problem, decision, order = self._decide(request)
+        failed: list[str] = []
+        for step, name in enumerate(order):
+            arm = self._arm(name)
+            sampling = self._sampling(arm.sampling, request)
+            started = time.time()
+            chosen = decision if step == 0 else _fallback(name)
+            stream = arm.stream(list(request.messages), sampling)
+            pieces = iter(stream)
+            first = next(pieces, None)
+            if first is None:  # over before any text: the failure is in its completion
+                assert stream.completion is not None
+                self._log(problem, stream.completion, chosen, step, sampling, started)
+                failed.append(_failure(stream.completion))
+                continue
+            head = Answer(problem.id, name, chosen.policy, chosen.propensity, "", "", 0, 0,
+                          tuple(failed))  # fmt: skip
+
+            def rest(
+                first: str = first, pieces: Iterator[str] = pieces, stream: Any = stream,
+                chosen: Decision = chosen, step: int = step, sampling: Sampling = sampling,
+                started: float = started,
+            ) -> Iterator[str]:  # fmt: skip
+                yield first
+                yield from pieces
+                self._log(problem, stream.completion, chosen, step, sampling, started)
+
+            return Streaming(head, rest(), stream)
+        raise ApiError(502, f"no arm could answer ({', '.join(failed)})", code="arms_failed")
+
+    def _decide(self, request: ChatRequest) -> tuple[Problem, Decision, list[str]]:
+        """The request as a logged problem, the decision, and the arms to try in order (the
+        chosen one, then for a routed request the others, best scored first)."""
         routed = request.model in self.router_names
         if not routed:
             self._check_model(request)
@@ -139,24 +210,10 @@ class RoutingService:
                 one = {request.model: 1.0}
                 decision = Decision(request.model, one, 1.0, one, "direct")
         order = [decision.arm]
-        if routed:  # the fallbacks: the other arms, best scored first
+        if routed:
             order += sorted((a for a in self.pool.names if a != decision.arm),
                             key=lambda a: -decision.scores.get(a, -math.inf))  # fmt: skip
-        failed: list[str] = []
-        for step, name in enumerate(order[:MAX_TRIES]):
-            arm = self._arm(name)
-            sampling = self._sampling(arm.sampling, request)
-            started = time.time()
-            completion = arm.generate(list(request.messages), sampling)
-            chosen = decision if step == 0 else Decision(name, {name: 1.0}, 1.0, None, "fallback")
-            self._log(problem, completion, chosen, step, sampling, started)
-            if completion.ok:
-                return Answer(problem.id, name, chosen.policy, chosen.propensity,
-                              completion.text, completion.finish_reason,
-                              completion.prompt_tokens, completion.completion_tokens,
-                              tuple(failed))  # fmt: skip
-            failed.append(f"{name}:{completion.error.value if completion.error else 'error'}")
-        raise ApiError(502, f"no arm could answer ({', '.join(failed)})", code="arms_failed")
+        return problem, decision, order[:MAX_TRIES]
 
     def _check_model(self, request: ChatRequest) -> str:
         """The arm the request names; ApiError 404 if it names neither an arm nor the router."""
@@ -353,3 +410,13 @@ class RoutingService:
         """What ``GET /health`` reports."""
         return {"status": "ok", "policy": self.policy.name, "arms": list(self.pool.names),
                 "feedback_applied": self.applied}  # fmt: skip
+
+
+def _fallback(arm: str) -> Decision:
+    """The decision to try ``arm`` after the chosen one failed (no policy chose it)."""
+    return Decision(arm, {arm: 1.0}, 1.0, None, "fallback")
+
+
+def _failure(completion: Completion) -> str:
+    """``arm:error`` for the fallback header."""
+    return f"{completion.arm}:{completion.error.value if completion.error else 'error'}"
