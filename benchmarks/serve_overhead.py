@@ -92,7 +92,7 @@ def serve(port: int, role: str, upstream: str | None) -> None:
     """The body of a server process."""
     with tempfile.TemporaryDirectory() as tmp:
         app = upstream_app() if role == "upstream" else router_app(str(upstream), Path(tmp))
-        uvicorn.run(app, host="127.0.0.1", port=port, log_level="error")
+        uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)
 
 
 def router_app(upstream: str, state: Path) -> Any:

@@ -118,7 +118,7 @@ def serve_command(
                              max_body=max_body)  # fmt: skip
             console.print(f"serving {', '.join(service.model_ids())} on http://{host}:{port}/v1")
             try:
-                uvicorn.run(app, host=host, port=port, log_level="warning")
+                uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
             finally:
                 service.close()
     except OctorouteError as e:
