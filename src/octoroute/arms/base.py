@@ -20,21 +20,19 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Generator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from octoroute.arms import prompts
 from octoroute.arms.style import Messages, PromptStyle
 from octoroute.types import ArmErrorKind, Completion, Problem
 
-if TYPE_CHECKING:
-    from octoroute.arms.stream import CompletionStream
-
 __all__ = [
     "Arm",
     "ArmBase",
     "ArmFailure",
+    "CompletionStream",
     "CostModel",
     "FlopsCost",
     "Messages",
@@ -251,8 +249,6 @@ class ArmBase:
         """Answer chat ``messages`` (sent as they are, as by :meth:`generate`), the text as it
         comes: iterate the stream for the pieces, then read its ``completion``. Backends that
         cannot stream give the whole text as one piece."""
-        from octoroute.arms.stream import CompletionStream
-
         sampling = sampling or self.sampling
         payload = list(messages) if self.style.chat else prompts.flatten_messages(messages)
         return CompletionStream(self, payload, sampling)
@@ -322,3 +318,40 @@ class ArmBase:
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, model={self.model!r})"
+
+
+class CompletionStream:
+    """An answer as it is written (:meth:`ArmBase.stream`): iterate once for its text pieces;
+    then :attr:`completion` holds what :meth:`ArmBase.generate` would have returned (code
+    extracted, tokens priced), or the failure as data with the text received before it. Like
+    ``generate``, a stream never raises an arm failure."""
+
+    def __init__(self, arm: ArmBase, payload: str | Messages, sampling: Sampling) -> None:
+        self.arm = arm
+        self.payload = payload
+        self.sampling = sampling
+        self.completion: Completion | None = None
+        """None until the iteration has ended."""
+
+    def __iter__(self) -> Iterator[str]:
+        start = time.perf_counter()
+        parts: list[str] = []
+        pieces = self.arm._request_stream(self.payload, self.sampling)
+        try:
+            while True:
+                try:
+                    piece = next(pieces)
+                except StopIteration as done:
+                    raw = done.value
+                    break
+                if piece:
+                    parts.append(piece)
+                    yield piece
+        except ArmFailure as failure:
+            text = "".join(parts)
+            self.completion = self.arm._failed(failure, time.perf_counter() - start, text)
+            return
+        latency = raw.latency if raw.latency is not None else time.perf_counter() - start
+        self.completion = self.arm._completed(
+            raw, raw.text, self.payload, None, self.sampling.stop, latency
+        )

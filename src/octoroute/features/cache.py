@@ -21,8 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from octoroute.features.base import Featurizer, FloatArray
+from octoroute.fileio.atomic import atomic_write
 from octoroute.types import Problem
 
 __all__ = ["FeatureCache", "featurizer_key", "problem_key"]
@@ -163,12 +162,5 @@ class FeatureCache:
         merged.update(memory)
         keys = sorted(merged)
         vectors = np.stack([merged[k] for k in keys]) if keys else np.zeros((0, self.dim))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, keys=np.asarray(keys, dtype=np.str_), vectors=vectors)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path) as fh:
+            np.savez(fh, keys=np.asarray(keys, dtype=np.str_), vectors=vectors)

@@ -21,8 +21,6 @@ import abc
 import hashlib
 import inspect
 import json
-import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, Self, runtime_checkable
@@ -30,6 +28,7 @@ from typing import Any, ClassVar, Protocol, Self, runtime_checkable
 import numpy as np
 
 from octoroute.exceptions import DataError
+from octoroute.fileio.atomic import atomic_write
 from octoroute.fileio.text import read_json
 from octoroute.types import Decision
 
@@ -267,16 +266,8 @@ class BasePolicy(abc.ABC):
         path = Path(path)
         data = {"policy": self.name, "params": self.get_params(), "state": self.state_dict(),
                 "meta": dict(meta or {})}  # fmt: skip
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(data, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path, "w", durable=True) as f:
+            json.dump(data, f)
 
     @classmethod
     def load(cls, path: str | Path) -> Self:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import base64
 import html
-import os
 from pathlib import Path
 
+from octoroute.fileio.atomic import atomic_write
 from octoroute.report import figures
 from octoroute.report.model import MatrixSection, Report
 
@@ -122,11 +122,6 @@ def render_html(report: Report) -> str:
 def write_html(report: Report, path: str | Path) -> Path:
     """Write the page to ``path`` atomically (temporary file, then rename); return the path."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(render_html(report), encoding="utf-8")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_write(path, "w") as f:
+        f.write(render_html(report))
     return path

@@ -12,13 +12,13 @@ import dataclasses
 import hashlib
 import logging
 import marshal
-import os
 import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from octoroute.fileio.atomic import atomic_write
 from octoroute.sandbox import codec
 from octoroute.sandbox.executor import Executor, Limits, RawResult
 from octoroute.sandbox.protocol import REPLY_CAP, Status
@@ -52,10 +52,8 @@ def _load_cache(path: Path) -> dict[str, list[RawResult]]:
 
 
 def _save_cache(path: Path, data: dict[str, list[RawResult]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    tmp.write_bytes(marshal.dumps(data))
-    os.replace(tmp, path)
+    with atomic_write(path) as f:
+        f.write(marshal.dumps(data))
 
 
 def _apply(p: Problem, results: Sequence[RawResult]) -> Problem:

@@ -34,7 +34,7 @@ from octoroute.store import DecisionRecord, Store, hash_text
 from octoroute.types import Attempt, Completion, Decision, Problem
 
 if TYPE_CHECKING:
-    from octoroute.arms.stream import CompletionStream
+    from octoroute.arms.base import CompletionStream
     from octoroute.sandbox import Executor
 
 __all__ = ["CHAT", "ROUTER", "Answer", "FeedbackResult", "RoutingService", "Streaming"]

@@ -20,14 +20,13 @@ A missing or unreadable file is a miss.
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from octoroute.features.cache import problem_key
 from octoroute.features.hidden.transformer import HiddenStates
+from octoroute.fileio.atomic import atomic_write
 from octoroute.types import Problem
 
 __all__ = ["StateCache", "prompt_id", "state_key"]
@@ -77,18 +76,10 @@ class StateCache:
 
     def put(self, model_sha256: str, prompt: str, states: HiddenStates) -> None:
         """Store ``states`` atomically."""
-        path = self._path(model_sha256, prompt)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(
-                    f,
-                    last=states.last.astype(np.float16),
-                    mean=states.mean.astype(np.float16),
-                    tokens=np.int64(states.tokens),
-                )
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(self._path(model_sha256, prompt)) as f:
+            np.savez(
+                f,
+                last=states.last.astype(np.float16),
+                mean=states.mean.astype(np.float16),
+                tokens=np.int64(states.tokens),
+            )

@@ -10,8 +10,6 @@ computed from; anything else is computed on demand.
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
@@ -20,6 +18,7 @@ import numpy as np
 
 from octoroute.exceptions import ConfigError
 from octoroute.features.hidden.cache import StateCache
+from octoroute.fileio.atomic import atomic_write
 
 __all__ = ["ShippedStates", "bundle_path", "write_bundle"]
 
@@ -84,10 +83,7 @@ def write_bundle(
         rows.append([states.last[layer] if pooling == "last" else states.mean[layer]
                      for layer, pooling in keys])  # fmt: skip
         tokens.append(states.tokens)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as f:
+    with atomic_write(out) as f:  # a reader never sees half a bundle
         np.savez_compressed(
             f,
             model_sha256=np.array(model_sha256),
@@ -97,6 +93,4 @@ def write_bundle(
             vectors=np.asarray(rows, dtype=np.float16),
             tokens=np.asarray(tokens, dtype=np.int32),
         )
-    os.chmod(tmp, 0o644)  # mkstemp's 0600 would keep other users from reading it
-    os.replace(tmp, out)  # a reader never sees half a bundle
     return len(unique)
