@@ -25,6 +25,5 @@ def test_a_whole_write_replaces_the_file_readable_by_all(tmp_path: Path) -> None
         f.write(b"\x00new")
     assert target.read_bytes() == b"\x00new"
     assert stat.S_IMODE(target.stat().st_mode) == 0o644
-    with pytest.raises(ValueError, match="mode"):
-        with atomic_write(target, "a"):
-            pass
+    with pytest.raises(ValueError, match="mode"), atomic_write(target, "a"):
+        pass
