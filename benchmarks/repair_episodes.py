@@ -63,12 +63,15 @@ def main() -> None:
             print(f"{'strategy':58} {'pass':>6} {'95% CI':>15} {'compute':>8} "
                   f"{'attempts':>8} {'vs baseline [95% CI]':>26}")  # fmt: skip
             for r in s["strategies"]:
-                gain = (f"{r['gain']:+.3f} [{r['gain_ci95'][0]:+.3f}, {r['gain_ci95'][1]:+.3f}]"
-                        if "gain" in r else "(baseline)")  # fmt: skip
+                g = r["gain_vs_largest"]
+                lo, hi = g["ci95"]
+                gain = f"{g['mean']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
+                if r["name"] == s["baseline"]:
+                    gain = "(baseline)"
                 flag = f"  {r['missing_nodes']} missing" if r["missing_nodes"] else ""
                 ci = f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]"
                 cost = f"{r['compute_ratio']:7.2f}x {r['mean_attempts']:8.2f}"
-                print(f"{r['strategy'][:58]:58} {r['pass']:6.3f} {ci:>15} {cost} {gain:>26}{flag}")
+                print(f"{r['name'][:58]:58} {r['pass']:6.3f} {ci:>15} {cost} {gain:>26}{flag}")
             print(f"{'oracle of the recorded attempts':58} {s['oracle_recorded']:6.3f}   "
                   f"one-shot oracle {s['oracle_one_shot']:.3f}")  # fmt: skip
             if "gap" in s:

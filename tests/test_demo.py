@@ -46,7 +46,7 @@ def test_the_recorded_episode_trees_hold_what_the_demo_replays(
     assert all(s["missing_nodes"] == 0 for s in replayed.values())
     assert [s["problems"] for s in replayed.values()] == [80, 60]
     summary = replayed["humaneval"]
-    rows = {r["strategy"]: r for r in summary["strategies"]}
+    rows = {r["name"]: r for r in summary["strategies"]}
     base = rows["qwen2.5-coder-1.5b alone"]
     assert base["mean_attempts"] == 1.0 and base["compute_ratio"] == 1.0
     assert 1.0 < rows["retry qwen2.5-coder-1.5b"]["mean_attempts"] <= 3.0
@@ -99,7 +99,7 @@ def test_demo_command_writes_the_report(tmp_path: Path) -> None:
     assert not re.search(r"(src|href)=\"(http|/)", page)
     summary = json.loads((tmp_path / "replay.json").read_text())
     assert {r["policy"] for r in summary["humaneval+"]} >= {"linucb", "random", "best_single"}
-    assert "retry qwen2.5-coder-1.5b" in {r["strategy"] for r in summary["episodes/humaneval"][
+    assert "retry qwen2.5-coder-1.5b" in {r["name"] for r in summary["episodes/humaneval"][
         "strategies"]}  # fmt: skip
     assert "linucb" in out.stdout and "oracle" in out.stdout
 

@@ -53,7 +53,7 @@ def test_episodes_grows_the_repairs_a_strategy_needs(tmp_path: Path) -> None:
     assert grown.returncode == 0, grown.stderr
     data = json.loads(grown.stdout)
     assert data["missing_nodes"] == 0 and data["problems"] == 1
-    rows = {r["strategy"]: r for r in data["strategies"]}
+    rows = {r["name"]: r for r in data["strategies"]}
     assert rows[f"retry {SMOLLM}"]["mean_attempts"] == 2.0
     assert rows[f"{SMOLLM} alone"]["pass"] == 0.0
     page = out.read_text()
@@ -73,3 +73,21 @@ def test_episodes_grows_the_repairs_a_strategy_needs(tmp_path: Path) -> None:
     assert alone.returncode == 2 and "no training problems" in alone.stderr
     bad = _episodes(*common, "--strategies", "nope")
     assert bad.returncode == 2 and "unknown strategies ['nope']" in bad.stderr
+
+
+def test_episodes_replays_the_shipped_export_read_only() -> None:
+    """Anyone can replay the README's episode numbers from the shipped log, no model needed."""
+    from octoroute.demo import recorded_log
+
+    log = str(recorded_log())
+    common = ["--db", log, "--benchmark", "humaneval", "--problems", "20", "--seeds", "1",
+              "--strategies", "retry qwen2.5-coder-1.5b"]  # fmt: skip
+    done = _episodes(*common, "--json")
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["benchmark"] == "humaneval" and data["problems"] == 20
+    for row in data["strategies"]:
+        assert {"name", "pass", "ci95", "compute_ratio", "gain_vs_largest", "default"} <= set(row)
+        assert set(row["gain_vs_largest"]) == {"mean", "ci95"}
+    refused = _episodes(*common, "--grow")
+    assert refused.returncode == 2 and "import attempts" in refused.stderr

@@ -10,7 +10,9 @@ the table and ``--json`` to stdout.
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from octoroute.arms.pool import Pool
     from octoroute.episodes.tree import NodeRequest
     from octoroute.store import Store
-    from octoroute.types import Problem
+    from octoroute.types import Attempt, Problem
 
 __all__ = ["episodes_command"]
 
@@ -45,12 +47,11 @@ def _print(summary: dict[str, Any]) -> None:
     for col in ("strategy", "pass", "95% CI", "compute", "attempts", "gain vs baseline"):
         table.add_column(col, justify="left" if col == "strategy" else "right", no_wrap=True)
     for r in summary["strategies"]:
-        gain = (
-            f"{r['gain']:+.3f} [{r['gain_ci95'][0]:+.3f}, {r['gain_ci95'][1]:+.3f}]"
-            if "gain" in r else ""
-        )  # fmt: skip
-        name = r["strategy"] + (f" ({', '.join(r['chosen'])})" if "pair" in r["strategy"]
-                                and r.get("chosen") else "")  # fmt: skip
+        g = r.get("gain_vs_largest")
+        gain = "" if g is None or r["name"] == summary["baseline"] else (
+            f"{g['mean']:+.3f} [{g['ci95'][0]:+.3f}, {g['ci95'][1]:+.3f}]")  # fmt: skip
+        name = r["name"] + (f" ({', '.join(r['chosen'])})" if "pair" in r["name"]
+                            and r.get("chosen") else "")  # fmt: skip
         table.add_row(name, f"{r['pass']:.3f}", f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]",
                       f"{r['compute_ratio']:.2f}x", f"{r['mean_attempts']:.2f}", gain)  # fmt: skip
     out = Console(soft_wrap=True, width=160)
@@ -151,6 +152,7 @@ def episodes_command(
         summarize_scores,
     )
     from octoroute.episodes.tree import build_trees
+    from octoroute.evaluation import read_log
     from octoroute.evaluation.sizes import by_size
     from octoroute.features import TrajectoryFeaturizer
     from octoroute.report import write_html
@@ -163,14 +165,25 @@ def episodes_command(
         arms = by_size(the_pool.names)
         problems = load_benchmark(benchmark, data)
         bench = problems[0].benchmark if problems else benchmark
-        # Only --grow writes: a replay opens the log read-only and never changes it.
+        # Only --grow writes: a replay opens the log read-only and never changes it, and reads
+        # an attempts export (the shipped log) as well as an outcome log.
+        export = db.suffix.lower() not in (".db", ".sqlite", ".sqlite3")
+        if export and grow_nodes:
+            raise ConfigError(f"--grow writes to an outcome log (.db), not to the export {db}: "
+                              "octoroute import attempts it into one first")  # fmt: skip
         with (
-            open_store(db, create=False, readonly=not grow_nodes) as store,
+            contextlib.nullcontext() if export else open_store(
+                db, create=False, readonly=not grow_nodes) as store,
             open_featurizer(featurizer, N_FEATURES) as base,
-        ):
-            if grow_nodes:
+        ):  # fmt: skip
+            exported = [a for a in read_log(db) if a.benchmark == bench] if export else []
+
+            def logged() -> Iterable[Attempt]:
+                return exported if store is None else store.attempts(benchmark=bench)
+
+            if store is not None and grow_nodes:
                 store.claim_run(f"grow/{bench}")  # a second grower of the run stops at once
-            trees = episode_problems(build_trees(store.attempts(benchmark=bench), problems),
+            trees = episode_problems(build_trees(logged(), problems),
                                      arms, problems_n, seed)  # fmt: skip
             if not trees:
                 raise ConfigError(f"{db}: no {bench} problem has a greedy attempt of every arm "
@@ -189,7 +202,7 @@ def episodes_command(
             # Up to `rounds` grow rounds, each followed by a replay: the summary is always
             # of the trees as they stand after the last growth.
             for round_ in range(rounds + 1):
-                found = build_trees(store.attempts(benchmark=bench), problems)
+                found = build_trees(logged(), problems)
                 trees = [found[k] for k in sorted(chosen)]
                 _err.print(f"round {round_ + 1}: replaying {len(sset.factories)} strategies on "
                            f"{len(trees)} problems")  # fmt: skip
@@ -197,7 +210,7 @@ def episodes_command(
                                              max_attempts=max_attempts, budget=cap,
                                              folds=folds, seeds=seeds)  # fmt: skip
                 missing = list(dict.fromkeys(m for s in scores.values() for m in s.missing))
-                if not missing or not grow_nodes or round_ == rounds:
+                if not missing or store is None or not grow_nodes or round_ == rounds:
                     break
                 fresh = sum(m.parent_id is None for m in missing)
                 _err.print(f"  growing {len(missing)} missing attempts ({fresh} fresh samples, "

@@ -334,7 +334,7 @@ class StrategyScore:
         """Summary: pass rate and interval, compute (over ``unit``), attempts, gain."""
         lo, hi = self.ci95
         out: dict[str, Any] = {
-            "strategy": self.name,
+            "name": self.name,
             "pass": round(self.pass_rate, 4),
             "ci95": [round(lo, 4), round(hi, 4)],
             "mean_compute": self.mean_cost,
@@ -342,10 +342,13 @@ class StrategyScore:
             "mean_attempts": round(float(self.attempts.mean()), 3),
             "missing_nodes": len(self.missing),
         }
-        if baseline is not None and baseline is not self:
-            gain, (glo, ghi) = self.gain_over(baseline)
-            out["gain"] = round(gain, 4)
-            out["gain_ci95"] = [round(glo, 4), round(ghi, 4)]
+        if baseline is not None:
+            gain, (glo, ghi) = (0.0, (0.0, 0.0)) if baseline is self else self.gain_over(baseline)
+            out["gain_vs_largest"] = {
+                "mean": round(gain, 4),
+                "ci95": [round(glo, 4), round(ghi, 4)],
+            }
+        out["default"] = False
         if self.labels:
             out["chosen"] = sorted(set(self.labels))
         return out

@@ -21,19 +21,22 @@ def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
     rows = []
     singles, one_shot, learned = [], [], []
     for r in summary["strategies"]:
-        mode = "online" if "online" in r["strategy"] else "episode"
+        name = r["name"]
+        mode = "online" if "online" in name else "episode"
         note = f"{r['mean_attempts']} attempts"
-        if r.get("gain") is not None:
-            note += f"; gain {r['gain']:+.3f} [{r['gain_ci95'][0]:+.3f}, {r['gain_ci95'][1]:+.3f}]"
+        gain = r.get("gain_vs_largest")
+        if gain is not None and not name.endswith(" alone"):
+            lo, hi = gain["ci95"]
+            note += f"; gain {gain['mean']:+.3f} [{lo:+.3f}, {hi:+.3f}]"
         regret = round(summary["oracle_recorded"] - r["pass"], 4)
-        rows.append(PolicyRow(r["strategy"], mode, r["pass"], tuple(r["ci95"]), regret=regret,
+        rows.append(PolicyRow(name, mode, r["pass"], tuple(r["ci95"]), regret=regret,
                               compute_ratio=r["compute_ratio"], note=note))  # fmt: skip
-        point = FrontierPoint(r["strategy"], r["compute_ratio"] or 0.0, r["pass"])
-        if r["strategy"].endswith(" alone"):
+        point = FrontierPoint(name, r["compute_ratio"] or 0.0, r["pass"])
+        if name.endswith(" alone"):
             singles.append(point)
-        elif r["strategy"].startswith("outcome model one-shot"):
+        elif name.startswith("outcome model one-shot"):
             one_shot.append(point)
-        elif r["strategy"].startswith("outcome model"):
+        elif name.startswith("outcome model"):
             learned.append(point)
     oracle = summary["oracle_recorded"]
     return Report(
