@@ -24,7 +24,7 @@ def test_all_is_sorted_and_complete() -> None:
 
 
 def test_benchmark_names() -> None:
-    assert BENCHMARKS == ("humaneval", "humaneval+", "mbpp+", "mbpp")
+    assert BENCHMARKS == ("humaneval", "humaneval+", "mbpp+", "mbpp", "humanevalcomm")
 
 
 @pytest.mark.parametrize("name", ["mbpp", " MBPP "])

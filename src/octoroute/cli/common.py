@@ -16,7 +16,10 @@ from octoroute.types import Problem
 console = Console(stderr=True, soft_wrap=True)
 
 BenchmarkArg = Annotated[
-    str, typer.Argument(help="humaneval, humaneval+, mbpp+, mbpp, or a problems .jsonl file.")
+    str,
+    typer.Argument(
+        help="humaneval, humaneval+, mbpp+, mbpp, humanevalcomm, or a problems .jsonl file."
+    ),
 ]
 DataOpt = Annotated[
     Path | None,

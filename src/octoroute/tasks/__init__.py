@@ -4,7 +4,7 @@ Pure data loading: nothing here runs code. Expected outputs of CALL and STDIO te
 ``expected`` are computed later, by running the reference solution in the sandbox.
 
 >>> BENCHMARKS
-('humaneval', 'humaneval+', 'mbpp+', 'mbpp')
+('humaneval', 'humaneval+', 'mbpp+', 'mbpp', 'humanevalcomm')
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from octoroute.exceptions import ConfigError
 from octoroute.tasks.evalplus import load_humaneval_plus, load_mbpp_plus
 from octoroute.tasks.examples import parse_examples
 from octoroute.tasks.humaneval import load_humaneval
+from octoroute.tasks.humanevalcomm import load_humanevalcomm
 from octoroute.tasks.jsonl import load_problems_jsonl
 from octoroute.tasks.mbpp import load_mbpp
 from octoroute.types import Problem
@@ -25,13 +26,14 @@ __all__ = [
     "load_benchmark",
     "load_humaneval",
     "load_humaneval_plus",
+    "load_humanevalcomm",
     "load_mbpp",
     "load_mbpp_plus",
     "load_problems_jsonl",
     "parse_examples",
 ]
 
-BENCHMARKS = ("humaneval", "humaneval+", "mbpp+", "mbpp")
+BENCHMARKS = ("humaneval", "humaneval+", "mbpp+", "mbpp", "humanevalcomm")
 """Names :func:`load_benchmark` knows."""
 
 _LOADERS: dict[str, Callable[[str | Path | None], list[Problem]]] = {
@@ -39,6 +41,7 @@ _LOADERS: dict[str, Callable[[str | Path | None], list[Problem]]] = {
     "humaneval+": load_humaneval_plus,
     "mbpp+": load_mbpp_plus,
     "mbpp": load_mbpp,
+    "humanevalcomm": load_humanevalcomm,
 }
 
 
