@@ -148,3 +148,22 @@ def test_a_stream_falls_back_before_its_first_piece_and_is_logged_after_its_last
     assert streaming.finish_reason == "stop"
     attempts = list(service.store.attempts("serve"))
     assert len(attempts) == 2 and attempts[1].arm == streaming.head.arm and not attempts[1].error
+
+
+def test_an_unexpected_failure_is_an_openai_error_object(tmp_path: Path) -> None:
+    """Failure injection through the application: a bug answers 500 in the API's shape."""
+    from starlette.testclient import TestClient
+
+    from octoroute.serve.app import create_app
+
+    service = _service(tmp_path, Script(["ok"]))
+
+    def broken(request: object) -> object:
+        raise RuntimeError("injected")
+
+    service.chat = broken  # type: ignore[method-assign]
+    with TestClient(create_app(service), raise_server_exceptions=False) as client:
+        reply = client.post("/v1/chat/completions", json={"model": "octoroute", "messages": [
+            {"role": "user", "content": "x"}]})  # fmt: skip
+    assert reply.status_code == 500
+    assert reply.json()["error"]["code"] == "internal_error" and "injected" in reply.text

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import logging
 import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -29,6 +30,8 @@ from octoroute.serve.protocol import chunk_bodies, completion_body, parse_chat
 from octoroute.serve.service import Answer, RoutingService, Streaming
 
 __all__ = ["MAX_BODY", "create_app"]
+
+log = logging.getLogger(__name__)
 
 MAX_BODY = 1 << 20
 """Request bodies above this many bytes are refused (413)."""
@@ -171,11 +174,16 @@ def create_app(
                        code=code)  # fmt: skip
         return JSONResponse(err.body(), status_code=exc.status_code)
 
+    async def server_error(request: Request, exc: Exception) -> Response:
+        log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
+        err = ApiError(500, f"internal error: {type(exc).__name__}: {exc}", code="internal_error")
+        return JSONResponse(err.body(), status_code=500)
+
     routes = [
         Route("/health", health),
         Route("/v1/models", models),
         Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/v1/feedback", feedback, methods=["POST"]),
     ]
-    handlers = {ApiError: api_error, HTTPException: http_error}
+    handlers = {ApiError: api_error, HTTPException: http_error, Exception: server_error}
     return Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]

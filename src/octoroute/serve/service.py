@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from octoroute.arms.base import ArmBase, Sampling
 from octoroute.arms.pool import Pool, register_arms
@@ -117,7 +117,8 @@ class RoutingService:
         self._build = build or pool.build
         self._arms: dict[str, ArmBase] = {}
         self._arms_lock = threading.Lock()
-        self._lock = threading.Lock()  # the policy and the feedback watermark
+        self._lock = threading.RLock()  # the policy and the feedback watermark
+        self._episodes = threading.Lock()
         self.applied = 0
         """Id of the last feedback row the policy has learned from."""
         self._sandbox: Executor | None = None
@@ -266,20 +267,24 @@ class RoutingService:
         """Run an episode on the request's problem: route, generate, judge in the sandbox,
         repair within the caps; answer with the submitted program and its verdicts. Only the
         visible tests reach a model; the policy learns from each attempt's visible verdict.
-        Episodes run one at a time (the policy learns within them)."""
+        Episodes run one at a time."""
         from octoroute.episodes.router import Router
         from octoroute.sandbox import prepare
 
         offered = None if request.model in self.router_names else [self._check_model(request)]
         problem = self._problem(request)
         self.store.add_problems([problem])
-        with self._lock:
+        # One episode at a time (one sandbox); other requests go on meanwhile: the router
+        # reaches the shared policy only through the lock.
+        with self._episodes:
             executor = self._executor()
             (prepared,) = prepare([problem], executor, None)
-            router = Router(self.pool, self.policy, self.featurizer, executor, self.store,
+            shared = cast(BasePolicy, _Locked(self.policy, self._lock))
+            router = Router(self.pool, shared, self.featurizer, executor, self.store,
                             run_id=f"{self.run_id}/verified", build=self._arm)  # fmt: skip
             episode = router.solve(prepared, request.max_attempts, request.budget, offered)
-            self.save()
+            with self._lock:
+                self.save()
         if not episode.steps:
             raise ApiError(502, "no arm could answer", code="arms_failed")
         first = episode.steps[0].decision
@@ -420,3 +425,23 @@ def _fallback(arm: str) -> Decision:
 def _failure(completion: Completion) -> str:
     """``arm:error`` for the fallback header."""
     return f"{completion.arm}:{completion.error.value if completion.error else 'error'}"
+
+
+class _Locked:
+    """A policy whose choices and updates take ``lock``, for a caller (the episode router)
+    that does not know other threads share it; everything else is the policy's."""
+
+    def __init__(self, policy: BasePolicy, lock: threading.RLock) -> None:
+        self._policy = policy
+        self._lock = lock
+
+    def choose(self, x: Any, arms: Any) -> Decision:
+        with self._lock:
+            return self._policy.choose(x, arms)
+
+    def update(self, decision: Any, x: Any, reward: float) -> None:
+        with self._lock:
+            self._policy.update(decision, x, reward)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._policy, name)
