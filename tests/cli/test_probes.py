@@ -23,13 +23,13 @@ def states_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("cache")
 
 
-@pytest.fixture
-def matrix(tmp_path: Path) -> tuple[Path, Path]:
-    """Two models on 20 problems: one solves the problems about lists, one the short ones."""
+def _matrix(tmp_path: Path, short: str) -> tuple[Path, Path]:
+    """Two models on 20 problems: ``lists-7b`` solves the problems about lists, ``short``
+    the short ones."""
     kinds = ["list" if i % 2 else "string" for i in range(N)]
     table = {
         "lists-7b": [float(k == "list") for k in kinds],
-        "short-1b": [float(i < N // 2) for i in range(N)],
+        short: [float(i < N // 2) for i in range(N)],
     }
     outcomes = write_jsonl(tmp_path / "outcomes.jsonl", arena_rows(table))
     prompts = write_jsonl(tmp_path / "prompts.jsonl", [
@@ -38,6 +38,12 @@ def matrix(tmp_path: Path) -> tuple[Path, Path]:
         for i, k in enumerate(kinds)
     ])  # fmt: skip
     return outcomes, prompts
+
+
+@pytest.fixture
+def matrix(tmp_path: Path) -> tuple[Path, Path]:
+    """A published-style matrix: neither model is local."""
+    return _matrix(tmp_path, "short-1b")
 
 
 def test_probes_reports_every_arm_beside_its_baselines(
@@ -121,17 +127,7 @@ def test_a_bad_probe_spec_is_refused(matrix: tuple[Path, Path]) -> None:
 
 def test_probes_of_each_local_arm_on_its_own_states(tmp_path: Path, states_home: Path) -> None:
     """``--model own``: a local arm is probed on its own model; a published one is skipped."""
-    kinds = ["list" if i % 2 else "string" for i in range(N)]
-    table = {
-        "smollm2-135m": [float(i < N // 2) for i in range(N)],
-        "lists-7b": [float(k == "list") for k in kinds],
-    }
-    outcomes = write_jsonl(tmp_path / "outcomes.jsonl", arena_rows(table))
-    prompts = write_jsonl(tmp_path / "prompts.jsonl", [
-        {"id": f"T/{i}", "prompt": f"def f{i}(x):\n    '''Return the {k} x, reversed.'''\n"
-         + "    # more words\n" * (i // 2)}
-        for i, k in enumerate(kinds)
-    ])  # fmt: skip
+    outcomes, prompts = _matrix(tmp_path, "smollm2-135m")
     result = CliRunner().invoke(app, [
         "probes", "--outcomes", str(outcomes), "--problems", str(prompts), "--model", "own",
         "--layers", "0,15", "--folds", "2", "--cache", str(states_home / "states"), "--json",

@@ -12,6 +12,7 @@ states reading its own prompts; the other arms are listed as skipped, with the r
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -101,11 +102,11 @@ def probes_command(
         wanted = parse_layers(layers)
         lexical = make_featurizer("lexical", n_features=LEXICAL_FEATURES).transform(texts)
         outcomes_of = {a: pool.rewards[:, j] for j, a in enumerate(pool.arms)}
+        inputs = _Inputs(texts, wanted, lexical, folds, seed, cache)
         if model == OWN:
-            data = _own_study(texts, wanted, lexical, outcomes_of, folds, seed, cache)
+            data = _own_study(outcomes_of, inputs)
         else:
-            study, computed = _study(model, texts, wanted, lexical, outcomes_of, folds, seed,
-                                     cache)  # fmt: skip
+            study, computed = _study(model, outcomes_of, inputs)
             data = {**study.to_json(), "computed": computed}
     except OctorouteError as e:
         fail(e)
@@ -118,40 +119,38 @@ def probes_command(
         console.print(f"skipped {escape(arm)}: {escape(why)}")
 
 
-def _study(
-    model: str,
-    texts: list[Problem],
-    wanted: list[int] | None,
-    lexical: FloatArray,
-    outcomes: dict[str, FloatArray],
-    folds: int,
-    seed: int,
-    cache: Path | None,
-) -> tuple[ProbeStudy, int]:
+@dataclass(frozen=True)
+class _Inputs:
+    """What every probe study of one run reads: the prompts, the layers to choose from, the
+    lexical features, the folds and seed, the states folder."""
+
+    texts: list[Problem]
+    wanted: list[int] | None
+    lexical: FloatArray
+    folds: int
+    seed: int
+    cache: Path | None
+
+
+def _study(model: str, outcomes: dict[str, FloatArray], inputs: _Inputs) -> tuple[ProbeStudy, int]:
     """The probes of ``outcomes`` on ``model``'s states; how many prompts were computed."""
     import numpy as np
 
     from octoroute.evaluation.probes import check_layers, probe_study, stack_states
 
-    with open_states(model, cache) as (states, _, _):
+    texts = inputs.texts
+    with open_states(model, inputs.cache) as (states, _, _):
         hidden = [states.get(texts[0])]
-        check_layers(hidden[0].last.shape[0], wanted)  # before the long part
+        check_layers(hidden[0].last.shape[0], inputs.wanted)  # before the long part
         hidden += [states.get(p) for p in texts[1:]]
-    table = stack_states([(h.last, h.mean) for h in hidden], wanted)
+    table = stack_states([(h.last, h.mean) for h in hidden], inputs.wanted)
     length = np.array([h.tokens for h in hidden], dtype=np.float64)
-    study = probe_study(model, table, length, lexical, outcomes, folds=folds, seed=seed)
+    study = probe_study(model, table, length, inputs.lexical, outcomes, folds=inputs.folds,
+                        seed=inputs.seed)  # fmt: skip
     return study, states.computed
 
 
-def _own_study(
-    texts: list[Problem],
-    wanted: list[int] | None,
-    lexical: FloatArray,
-    outcomes: dict[str, FloatArray],
-    folds: int,
-    seed: int,
-    cache: Path | None,
-) -> dict[str, Any]:
+def _own_study(outcomes: dict[str, FloatArray], inputs: _Inputs) -> dict[str, Any]:
     """``--model own``: each local arm probed on its own states; the others skipped."""
     from octoroute.arms.pool import default_pool
     from octoroute.evaluation.probes import ProbeStudy
@@ -166,7 +165,7 @@ def _own_study(
             skipped[arm] = "not a local arm of the default pool"
             continue
         try:
-            study, n = _study(arm, texts, wanted, lexical, {arm: rewards}, folds, seed, cache)
+            study, n = _study(arm, {arm: rewards}, inputs)
         except DataError as e:  # an architecture the forward pass does not run
             skipped[arm] = str(e)
             continue
@@ -176,7 +175,7 @@ def _own_study(
     if not per_arm:
         reasons = "; ".join(f"{a}: {r}" for a, r in skipped.items())
         raise ConfigError(f"probes --model own: no arm's own states can be read ({reasons})")
-    merged = ProbeStudy(OWN, per_arm, folds, seed, candidates).to_json()
+    merged = ProbeStudy(OWN, per_arm, inputs.folds, inputs.seed, candidates).to_json()
     return {**merged, "computed": computed, "skipped": skipped}
 
 

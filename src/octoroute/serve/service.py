@@ -146,12 +146,9 @@ class RoutingService:
             return self.solve(request)
         problem, decision, order = self._decide(request)
         failed: list[str] = []
-        for step, name in enumerate(order):
-            arm = self._arm(name)
-            sampling = self._sampling(arm.sampling, request)
+        for step, (name, arm, sampling, chosen) in enumerate(self._tries(request, decision, order)):
             started = time.time()
             completion = arm.generate(list(request.messages), sampling)
-            chosen = decision if step == 0 else _fallback(name)
             self._log(problem, completion, chosen, step, sampling, started)
             if completion.ok:
                 return Answer(problem.id, name, chosen.policy, chosen.propensity,
@@ -167,11 +164,8 @@ class RoutingService:
         piece has been passed on."""
         problem, decision, order = self._decide(request)
         failed: list[str] = []
-        for step, name in enumerate(order):
-            arm = self._arm(name)
-            sampling = self._sampling(arm.sampling, request)
+        for step, (name, arm, sampling, chosen) in enumerate(self._tries(request, decision, order)):
             started = time.time()
-            chosen = decision if step == 0 else _fallback(name)
             stream = arm.stream(list(request.messages), sampling)
             pieces = iter(stream)
             first = next(pieces, None)
@@ -194,6 +188,15 @@ class RoutingService:
 
             return Streaming(head, rest(), stream)
         raise ApiError(502, f"no arm could answer ({', '.join(failed)})", code="arms_failed")
+
+    def _tries(
+        self, request: ChatRequest, decision: Decision, order: list[str]
+    ) -> Iterator[tuple[str, ArmBase, Sampling, Decision]]:
+        """Each arm to try in turn, with its sampling and the decision that sends it there."""
+        for step, name in enumerate(order):
+            arm = self._arm(name)
+            yield name, arm, self._sampling(arm.sampling, request), (
+                decision if step == 0 else _fallback(name))  # fmt: skip
 
     def _decide(self, request: ChatRequest) -> tuple[Problem, Decision, list[str]]:
         """The request as a logged problem, the decision, and the arms to try in order (the
