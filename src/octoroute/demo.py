@@ -334,6 +334,7 @@ EPISODE_STRATEGIES = (
     "retry {ref}",
     "resample {ref}",
     "ladder {ladder}",
+    "cascade {ladder}",
     "best fixed pair",
     "outcome model one-shot",
     "outcome model one-shot lambda=0.1",

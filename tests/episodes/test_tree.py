@@ -18,6 +18,7 @@ from octoroute.episodes.strategies import (
 )
 from octoroute.episodes.tree import (
     Action,
+    Cascade,
     EpisodeTree,
     Fixed,
     Ladder,
@@ -83,6 +84,20 @@ def test_stops_on_visible_pass_and_submits_the_best_visible_program() -> None:
     assert replay_episode(tree, Ladder(("small", "big", "small")), budget=5.0).path == (
         "small", "big")  # fmt: skip
     assert replay_episode(tree, Retry("small"), max_attempts=1).path == ("small",)
+
+
+def test_a_cascade_escalates_afresh_and_submits_the_best_visible_program() -> None:
+    p = _problem("p")
+    small = _attempt("p", "small", 1, False)
+    big = _attempt("p", "big", 2, True, cost=4.0)
+    repair = _attempt("p", "big", 0, False, parent=small)  # a cascade never asks for it
+    tree = build_trees([small, big, repair], [p])[("b", "p")]
+    r = replay_episode(tree, Cascade(("small", "big")), max_attempts=3)
+    assert r.path == ("small", "big") and r.moves == (Move.FRESH, Move.FRESH) and r.passed
+    # The cheap arm's visible pass ends the cascade there.
+    solved = _attempt("p", "small", 2, False)
+    tree = build_trees([solved, big], [p])[("b", "p")]
+    assert replay_episode(tree, Cascade(("small", "big"))).path == ("small",)
 
 
 def test_missing_nodes_are_reported_not_guessed() -> None:

@@ -32,6 +32,7 @@ import numpy as np
 from octoroute.episodes.outcome_model import OutcomeModel, evaluate_outcome_model
 from octoroute.episodes.tree import (
     Action,
+    Cascade,
     EpisodeResult,
     EpisodeTree,
     Fixed,
@@ -437,7 +438,9 @@ def standard_strategies(
     """The strategies of the multi-step evaluation over a pool, smallest arm first.
 
     The largest arm is the reference: alone (the baseline), retried on its own failures,
-    resampled; the ladder climbs the ``max_attempts`` largest arms by size; the best fixed
+    resampled; the ladder climbs the ``max_attempts`` largest arms by size, each repairing, and
+    the cascade climbs them afresh (a cheap arm first, a larger one after a visible failure);
+    the best fixed
     pair is chosen on training folds; the outcome model routes one shot (by predicted success,
     and cost-aware at each of ``lambdas``: the one-shot frontier), then greedily per compute at
     each of ``targets`` x ``reference_cost`` (the reference arm's mean fresh compute), and
@@ -455,6 +458,7 @@ def standard_strategies(
     # ``max_attempts`` largest arms, smallest first, so it always ends with the reference.
     rungs = arms[-max_attempts:]
     f["ladder " + " > ".join(rungs)] = lambda: Ladder(rungs)
+    f["cascade " + " > ".join(rungs)] = lambda: Cascade(rungs)
     f["best fixed pair"] = lambda: BestPair(arms)
     f["outcome model one-shot"] = lambda: GreedyOutcome(
         featurizer, arms, quality=True, one_shot=True, name="outcome model one-shot"

@@ -46,6 +46,7 @@ from octoroute.types import Attempt, Problem, Tier
 
 __all__ = [
     "Action",
+    "Cascade",
     "EpisodeResult",
     "EpisodeTree",
     "Fixed",
@@ -250,6 +251,21 @@ class Ladder(_Fixed):
         if index >= len(self.arms):
             return None
         return Action(self.arms[index], Move.FRESH if index == 0 else Move.REPAIR)
+
+
+class Cascade(_Fixed):
+    """Escalation by fresh attempts: each next arm of ``arms`` solves the problem anew after a
+    visible failure, and the program that passed the most visible tests is submitted."""
+
+    def __init__(self, arms: Sequence[str], name: str | None = None) -> None:
+        if not arms:
+            raise ValueError("a cascade needs at least one arm")
+        self.arms = tuple(arms)
+        self.name = name or "cascade " + " > ".join(self.arms)
+
+    def act(self, trajectory: Trajectory, index: int) -> Action | None:
+        """Arm ``index`` of the cascade afresh, or stop past the last."""
+        return Action(self.arms[index], Move.FRESH) if index < len(self.arms) else None
 
 
 @dataclass(frozen=True, slots=True)
