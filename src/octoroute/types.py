@@ -270,6 +270,8 @@ class ArmErrorKind(enum.StrEnum):
     """The model returned no text."""
     WRONG_MODEL = "wrong_model"
     """The endpoint serves another model than the one the arm names."""
+    CANCELLED = "cancelled"
+    """The answer was cut short on our side (a client that left a streamed answer)."""
 
 
 @dataclass(frozen=True, slots=True)

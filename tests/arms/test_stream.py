@@ -74,3 +74,16 @@ def test_a_refused_connection_is_unavailable(refused_url: str) -> None:
     stream = arm.stream(ASK)
     assert list(stream) == []
     assert stream.completion is not None and stream.completion.error is ArmErrorKind.UNAVAILABLE
+
+
+def test_a_malformed_choice_is_a_bad_response_with_the_text_so_far(
+    fake_endpoint: FakeEndpoint, arm: OpenAICompatArm
+) -> None:
+    good = events("def f():\n")[1].decode().split("data: [DONE]")[0]
+    body = good + 'data: {"choices": [{"delta": "not an object"}]}\n\ndata: [DONE]\n\n'
+    fake_endpoint.handler = lambda path, b: (200, body.encode())
+    stream = arm.stream(ASK)
+    assert list(stream) == ["def f():\n"]
+    done = stream.completion
+    assert done is not None and done.error is ArmErrorKind.BAD_RESPONSE
+    assert done.text == "def f():\n"

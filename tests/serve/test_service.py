@@ -5,17 +5,21 @@ Scripted arms stand in for models (failure injection); the log and the policy ar
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from octoroute.arms.base import PromptStyle
+from octoroute.arms.base import ArmBase, ArmFailure, FlopsCost, PromptStyle, Sampling
+from octoroute.exceptions import ConfigError, RunBusy
 from octoroute.features import make_featurizer
 from octoroute.policies import LinUCB, make_policy, saved_meta
 from octoroute.serve.errors import ApiError
 from octoroute.serve.protocol import parse_chat
-from octoroute.serve.service import CHAT, RoutingService
+from octoroute.serve.service import CHAT, Answer, RoutingService, Streaming, check_features
 from octoroute.store import open_store
+from octoroute.types import ArmErrorKind
 from tests.fakes import Script, builder, scripted_pool
 
 ARMS = {"small": PromptStyle.CHAT, "large": PromptStyle.CHAT}
@@ -61,7 +65,7 @@ def test_feedback_is_learned_once_and_saved_with_its_watermark(tmp_path: Path) -
     first = service.feedback(answer.decision_id, 1.0, "k")
     again = service.feedback(answer.decision_id, 1.0, "k")
     assert first.applied and not again.applied and first.arm == answer.arm
-    assert saved_meta(tmp_path / "policy.json") == {"feedback_applied": 1}
+    assert saved_meta(tmp_path / "policy.json")["feedback_applied"] == 1
     with pytest.raises(ApiError) as conflict:
         service.feedback(answer.decision_id, 0.0, "k")
     assert conflict.value.status == 409
@@ -82,7 +86,7 @@ def test_feedback_logged_but_not_saved_is_learned_on_restart(tmp_path: Path) -> 
     service.store.close()
     restarted = _service(tmp_path, Script(["ok"]), LinUCB.load(tmp_path / "policy.json"))
     assert restarted.recover(0) == 1 and restarted.recover(1) == 0
-    assert saved_meta(tmp_path / "policy.json") == {"feedback_applied": 1}
+    assert saved_meta(tmp_path / "policy.json")["feedback_applied"] == 1
     learned = LinUCB.load(tmp_path / "policy.json").state_dict()["arms"][answer.arm]
     assert learned["n"] == 1  # the one reward, learned once
 
@@ -117,7 +121,7 @@ def test_a_verified_answer_is_repaired_on_visible_tests_and_graded_on_all(
     assert "return a + b" in answer.text and v["stop"] == "solved"
     # The hidden test graded the program but never reached a model.
     assert script.requests and all(CANARY not in str(sent) for _, sent, _ in script.requests)
-    assert saved_meta(tmp_path / "policy.json") == {"feedback_applied": 0}  # learned and saved
+    assert saved_meta(tmp_path / "policy.json")["feedback_applied"] == 0  # learned, saved
 
 
 def test_a_bad_problem_is_a_400_naming_its_field(tmp_path: Path) -> None:
@@ -166,4 +170,81 @@ def test_an_unexpected_failure_is_an_openai_error_object(tmp_path: Path) -> None
         reply = client.post("/v1/chat/completions", json={"model": "octoroute", "messages": [
             {"role": "user", "content": "x"}]})  # fmt: skip
     assert reply.status_code == 500
-    assert reply.json()["error"]["code"] == "internal_error" and "injected" in reply.text
+    assert reply.json()["error"]["code"] == "internal_error" and "injected" not in reply.text
+
+
+def test_a_streams_decision_is_logged_before_its_pieces_and_a_left_stream_is_cancelled(
+    tmp_path: Path,
+) -> None:
+    service = _service(tmp_path, Script(["def add(a, b):\n    return a + b\n"]))
+    request = parse_chat({"model": "octoroute", "stream": True,
+                          "messages": [{"role": "user", "content": "add"}]})  # fmt: skip
+    streaming = service.stream(request)
+    # Feedback may come as soon as the headers are out: the decision is there already.
+    assert service.store.decision("serve", CHAT, streaming.head.decision_id) is not None
+    pieces = iter(streaming.pieces)
+    next(pieces)
+    pieces.close()  # type: ignore[attr-defined]  # the client went away
+    (attempt,) = service.store.attempts("serve")
+    assert attempt.error is ArmErrorKind.CANCELLED and attempt.completion
+    linked = service.store.decision("serve", CHAT, streaming.head.decision_id)
+    assert linked is not None and linked.attempt_id is not None
+    assert service.feedback(streaming.head.decision_id, 0.0, None).applied
+
+
+class _BreaksOff(ArmBase):
+    """An arm that writes one piece, then fails (failure injection)."""
+
+    name, backend, model, style = "brittle", "openai", "x", PromptStyle.CHAT
+    sampling = Sampling()
+    cost_model = FlopsCost(1)
+
+    def _request_stream(self, payload: Any, sampling: Sampling) -> Generator[str, None, Any]:
+        yield "def add(a, b):\n"
+        raise ArmFailure(ArmErrorKind.TIMEOUT, "stalled")
+
+
+def test_an_arm_that_breaks_off_mid_stream_ends_it_with_an_error_event() -> None:
+    from octoroute.serve.app import _events
+
+    stream = _BreaksOff().stream([{"role": "user", "content": "add"}])
+    head = Answer("d", "brittle", "linucb", 1.0, "", "", 0, 0)
+    events = list(_events(Streaming(head, iter(stream), stream)))
+    assert '"content": "def add(a, b):\\n"' in events[1]
+    assert '"error"' in events[-2] and "timeout: stalled" in events[-2]
+    assert events[-1] == "data: [DONE]\n\n"
+
+
+def test_feedback_on_a_verified_answer_reaches_its_first_decision(tmp_path: Path) -> None:
+    script = Script(["def add(a, b):\n    return a + b\n"])
+    service = _service(tmp_path, script)
+    request = parse_chat({"model": "octoroute", "messages": [{"role": "user", "content": "add"}],
+                          "octoroute": {"problem": PROBLEM}})  # fmt: skip
+    try:
+        answer = service.chat(request)
+    finally:
+        service.close()
+    assert service.feedback(answer.decision_id, 1.0, "k").applied
+
+
+def test_a_retried_report_is_learned_if_learning_failed_the_first_time(tmp_path: Path) -> None:
+    service = _service(tmp_path, Script(["ok"]))
+    answer = service.chat(_ask())  # type: ignore[arg-type]
+    update = service.policy.update
+    service.policy.update = lambda *a: (_ for _ in ()).throw(OSError("disk full"))  # type: ignore[method-assign]
+    with pytest.raises(OSError):
+        service.feedback(answer.decision_id, 1.0, "k")  # logged, not learned
+    service.policy.update = update  # type: ignore[method-assign]
+    assert service.feedback(answer.decision_id, 1.0, "k").applied
+    assert not service.feedback(answer.decision_id, 1.0, "k").applied
+
+
+def test_one_server_per_state_and_no_state_on_other_features(tmp_path: Path) -> None:
+    service = _service(tmp_path, Script(["ok"]))
+    with pytest.raises(RunBusy):
+        _service(tmp_path, Script(["ok"]))
+    service.save()
+    meta = saved_meta(tmp_path / "policy.json")
+    check_features(tmp_path / "policy.json", meta, service.featurizer)  # the same: fine
+    with pytest.raises(ConfigError, match="other features"):
+        check_features(tmp_path / "policy.json", meta, make_featurizer("lexical", n_features=64))

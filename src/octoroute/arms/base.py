@@ -332,10 +332,21 @@ class CompletionStream:
         self.sampling = sampling
         self.completion: Completion | None = None
         """None until the iteration has ended."""
+        self.parts: list[str] = []
+        """The pieces passed on so far."""
+        self._start = time.perf_counter()
+
+    def cancel(self) -> Completion:
+        """End an answer left unfinished (its reader went away): the completion says so, with
+        the text passed on before."""
+        if self.completion is None:
+            failure = ArmFailure(ArmErrorKind.CANCELLED, "the reader left before the end")
+            self.completion = self.arm._failed(failure, time.perf_counter() - self._start,
+                                               "".join(self.parts))  # fmt: skip
+        return self.completion
 
     def __iter__(self) -> Iterator[str]:
-        start = time.perf_counter()
-        parts: list[str] = []
+        self._start = start = time.perf_counter()
         pieces = self.arm._request_stream(self.payload, self.sampling)
         try:
             while True:
@@ -345,12 +356,14 @@ class CompletionStream:
                     raw = done.value
                     break
                 if piece:
-                    parts.append(piece)
+                    self.parts.append(piece)
                     yield piece
         except ArmFailure as failure:
-            text = "".join(parts)
+            text = "".join(self.parts)
             self.completion = self.arm._failed(failure, time.perf_counter() - start, text)
             return
+        finally:
+            pieces.close()  # a reader that stops early closes the backend's connection too
         latency = raw.latency if raw.latency is not None else time.perf_counter() - start
         self.completion = self.arm._completed(
             raw, raw.text, self.payload, None, self.sampling.stop, latency

@@ -295,12 +295,16 @@ class OpenAICompatArm(ArmBase):
                         event = _event(data)
                         usage = event.get("usage") or usage
                         model = str(event.get("model") or model)
-                        for choice in event.get("choices") or ():
-                            piece = _piece(choice, chat)
+                        choices = event.get("choices") or []
+                        if not isinstance(choices, list):
+                            raise ArmFailure(ArmErrorKind.BAD_RESPONSE,
+                                             f"choices is not a list: {data[:200]!r}")  # fmt: skip
+                        for choice in choices:
+                            piece, reason = _piece(choice, chat)
                             if piece:
                                 parts.append(piece)
                                 yield piece
-                            finish = str(choice.get("finish_reason") or finish)
+                            finish = reason or finish
             except httpx.TimeoutException as e:
                 raise ArmFailure(ArmErrorKind.TIMEOUT, f"{type(e).__name__}: {e}") from e
             except httpx.NetworkError as e:
@@ -437,9 +441,12 @@ def _event(data: str) -> Mapping[str, Any]:
     return event
 
 
-def _piece(choice: Any, chat: bool) -> str:
-    """The text a streamed choice adds (its delta's content, or a completion's text)."""
-    if not isinstance(choice, dict):
-        return ""
-    value = (choice.get("delta") or {}).get("content") if chat else choice.get("text")
-    return value if isinstance(value, str) else ""
+def _piece(choice: Any, chat: bool) -> tuple[str, str]:
+    """The text a streamed choice adds (its delta's content, or a completion's text) and its
+    finish reason; ArmFailure when the choice is not shaped as one."""
+    delta = choice.get("delta") if isinstance(choice, dict) else None
+    if not isinstance(choice, dict) or (chat and not isinstance(delta, dict | None)):
+        raise ArmFailure(ArmErrorKind.BAD_RESPONSE, f"malformed choice: {choice!r:.200}")
+    value = (delta or {}).get("content") if chat else choice.get("text")
+    reason = choice.get("finish_reason")
+    return (value if isinstance(value, str) else "", reason if isinstance(reason, str) else "")

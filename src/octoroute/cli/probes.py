@@ -32,7 +32,7 @@ from octoroute.cli.replay import (
     load_pool_matrix,
 )
 from octoroute.cli.states import open_states
-from octoroute.exceptions import ConfigError, DataError, OctorouteError
+from octoroute.exceptions import ConfigError, DataError, MissingDependencyError, OctorouteError
 
 if TYPE_CHECKING:
     from octoroute.evaluation.probes import ProbeStudy
@@ -166,7 +166,8 @@ def _own_study(outcomes: dict[str, FloatArray], inputs: _Inputs) -> dict[str, An
             continue
         try:
             study, n = _study(arm, {arm: rewards}, inputs)
-        except DataError as e:  # an architecture the forward pass does not run
+        # An architecture the forward pass does not run, a model not installed, no gguf.
+        except (DataError, ConfigError, MissingDependencyError) as e:
             skipped[arm] = str(e)
             continue
         per_arm.update(study.per_arm)

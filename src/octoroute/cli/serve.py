@@ -86,7 +86,7 @@ def serve_command(
     from octoroute.arms.pool import load_pool
     from octoroute.cli.featurespec import open_featurizer
     from octoroute.policies import POLICIES, make_policy, saved_meta
-    from octoroute.serve.service import RoutingService
+    from octoroute.serve.service import RoutingService, check_features
     from octoroute.store import open_store
 
     try:
@@ -101,7 +101,9 @@ def serve_command(
         ):
             if state_path.exists():
                 the_policy = POLICIES[policy].load(state_path)
-                applied = int(saved_meta(state_path).get("feedback_applied", 0))
+                meta = saved_meta(state_path)
+                applied = int(meta.get("feedback_applied", 0))
+                check_features(state_path, meta, features)
                 console.print(f"policy {policy}: state from {state_path}")
             else:
                 the_policy, applied = make_policy(policy), 0

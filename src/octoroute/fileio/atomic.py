@@ -3,8 +3,9 @@
 :func:`atomic_write` hands out a temporary file beside the target (same file system, so the
 final rename is atomic) and replaces the target with it only when the ``with`` block ends
 without an exception; otherwise the temporary file is removed and the target left as it was.
-``durable=True`` also flushes the data to disk before the rename (a state that must survive a
-power loss, not only a killed process).
+``durable=True`` also flushes the data, then the rename, to disk (a state that must survive a
+power loss, not only a killed process). The file is private to its owner (``0600``, as
+``mkstemp`` makes it) unless ``permissions`` says otherwise (``0o644`` for what others read).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ __all__ = ["atomic_write"]
 
 @contextlib.contextmanager
 def atomic_write(
-    path: str | Path, mode: str = "wb", *, durable: bool = False, permissions: int = 0o644
+    path: str | Path, mode: str = "wb", *, durable: bool = False, permissions: int | None = None
 ) -> Iterator[IO[Any]]:
     """A file to write ``path``'s new content into (``mode`` ``"wb"`` or ``"w"``, UTF-8).
 
@@ -44,8 +45,15 @@ def atomic_write(
             f.flush()
             if durable:
                 os.fsync(f.fileno())
-        os.chmod(tmp, permissions)  # mkstemp's 0600 would keep other users from reading it
+        if permissions is not None:
+            os.chmod(tmp, permissions)
         os.replace(tmp, path)
+        if durable:  # the rename itself is in the folder's entry
+            folder = os.open(path.parent, os.O_RDONLY)
+            try:
+                os.fsync(folder)
+            finally:
+                os.close(folder)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise

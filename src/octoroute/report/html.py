@@ -122,6 +122,6 @@ def render_html(report: Report) -> str:
 def write_html(report: Report, path: str | Path) -> Path:
     """Write the page to ``path`` atomically (temporary file, then rename); return the path."""
     path = Path(path)
-    with atomic_write(path, "w") as f:
+    with atomic_write(path, "w", permissions=0o644) as f:  # a page to share
         f.write(render_html(report))
     return path

@@ -63,7 +63,7 @@ async def _body(request: Request, limit: int) -> Any:
             raise ApiError(413, f"request body over {limit} bytes", code="body_too_large")
     try:
         return json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise ApiError(400, f"the body is not valid JSON: {e}", code="invalid_json") from None
 
 
@@ -83,7 +83,12 @@ def _events(streaming: Streaming) -> Iterator[str]:
     yield event({"role": "assistant", "content": ""})
     for piece in streaming.pieces:
         yield event({"content": piece})
-    yield event({}, streaming.finish_reason)
+    failure = streaming.failure
+    if failure is not None:  # the arm broke off: say so, as OpenAI streams an error
+        err = ApiError(502, f"{head.arm} failed mid-answer: {failure}", code="arm_failed")
+        yield f"data: {json.dumps(err.body())}\n\n"
+    else:
+        yield event({}, streaming.finish_reason)
     yield "data: [DONE]\n\n"
 
 
@@ -175,8 +180,10 @@ def create_app(
         return JSONResponse(err.body(), status_code=exc.status_code)
 
     async def server_error(request: Request, exc: Exception) -> Response:
+        # The details go to the server's log, not to the client (paths, queries).
         log.error("%s %s failed", request.method, request.url.path, exc_info=exc)
-        err = ApiError(500, f"internal error: {type(exc).__name__}: {exc}", code="internal_error")
+        err = ApiError(500, f"internal error ({type(exc).__name__}); see the server's log",
+                       code="internal_error")  # fmt: skip
         return JSONResponse(err.body(), status_code=500)
 
     routes = [

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from octoroute.arms.base import ArmBase, Sampling
 from octoroute.arms.pool import Pool, register_arms
-from octoroute.exceptions import DataError, OctorouteError, StoreConflict
+from octoroute.exceptions import ConfigError, DataError, OctorouteError, StoreConflict
 from octoroute.features import Featurizer
 from octoroute.policies import BasePolicy
 from octoroute.serve.errors import ApiError
@@ -37,7 +37,16 @@ if TYPE_CHECKING:
     from octoroute.arms.base import CompletionStream
     from octoroute.sandbox import Executor
 
-__all__ = ["CHAT", "ROUTER", "Answer", "FeedbackResult", "RoutingService", "Streaming"]
+__all__ = [
+    "CHAT",
+    "ROUTER",
+    "Answer",
+    "FeedbackResult",
+    "RoutingService",
+    "Streaming",
+    "check_features",
+    "describe",
+]
 
 CHAT = "chat"
 """The benchmark name under which served requests are logged (one problem per request)."""
@@ -82,6 +91,14 @@ class Streaming:
         done = self.stream.completion
         return (done.finish_reason if done is not None else "") or "stop"
 
+    @property
+    def failure(self) -> str | None:
+        """What broke the answer off, once every piece is out (None: it ended well)."""
+        done = self.stream.completion
+        if done is None or done.ok:
+            return None
+        return f"{done.error.value if done.error else 'error'}: {done.error_detail}"
+
 
 @dataclass(frozen=True, slots=True)
 class FeedbackResult:
@@ -119,12 +136,23 @@ class RoutingService:
         self._arms_lock = threading.Lock()
         self._lock = threading.RLock()  # the policy and the feedback watermark
         self._episodes = threading.Lock()
+        # Featurizers cache and load lazily (a probe's weights, its projection): one caller at
+        # a time, whichever path calls, and apart from the policy's lock.
+        self._features = _LockedFeaturizer(featurizer, threading.Lock())
         self.applied = 0
         """Id of the last feedback row the policy has learned from."""
         self._sandbox: Executor | None = None
         self._benchmarks: dict[str, dict[str, Problem]] = {}
+        # One server per state: a second one on the same log stops at once (RunBusy).
+        store.claim_run(run_id)
+        store.claim_run(self.verified_run)
         store.add_run(run_id, config={"kind": "serve"}, command="serve")
         register_arms(store, pool)
+
+    @property
+    def verified_run(self) -> str:
+        """The run the episodes of verified answers are logged in."""
+        return f"{self.run_id}/verified"
 
     # -- models -----------------------------------------------------------------------------
 
@@ -176,15 +204,26 @@ class RoutingService:
                 continue
             head = Answer(problem.id, name, chosen.policy, chosen.propensity, "", "", 0, 0,
                           tuple(failed))  # fmt: skip
+            # The decision is logged before its id leaves in the headers; its attempt when the
+            # last piece is out, or when the reader leaves (marked cancelled, with the text
+            # passed on), so feedback on a streamed answer always finds it.
+            self.store.record_decision(self._record(problem, chosen, step))
 
             def rest(
                 first: str = first, pieces: Iterator[str] = pieces, stream: Any = stream,
                 chosen: Decision = chosen, step: int = step, sampling: Sampling = sampling,
                 started: float = started,
             ) -> Iterator[str]:  # fmt: skip
-                yield first
-                yield from pieces
-                self._log(problem, stream.completion, chosen, step, sampling, started)
+                try:
+                    yield first
+                    yield from pieces
+                finally:
+                    if stream.completion is None:
+                        close = getattr(pieces, "close", None)
+                        if close is not None:
+                            close()
+                    done = stream.completion or stream.cancel()
+                    self._log(problem, done, chosen, step, sampling, started)
 
             return Streaming(head, rest(), stream)
         raise ApiError(502, f"no arm could answer ({', '.join(failed)})", code="arms_failed")
@@ -206,8 +245,8 @@ class RoutingService:
             self._check_model(request)
         problem = Problem(uuid.uuid4().hex, CHAT, request.prompt, "", "", ())
         self.store.add_problems([problem])
+        x = self._features.transform_one(problem)
         with self._lock:
-            x = self.featurizer.transform_one(problem)
             if routed:
                 decision = self.policy.choose(x, list(self.pool.names))
             else:
@@ -256,13 +295,15 @@ class RoutingService:
             prompt_hash=hash_text(problem.prompt), sampling=sampling.record(),
             started_at=started, finished_at=time.time(),
         )  # fmt: skip
-        record = DecisionRecord(
+        self.store.record_attempt(attempt, decision=self._record(problem, decision, step))
+
+    def _record(self, problem: Problem, decision: Decision, step: int) -> DecisionRecord:
+        return DecisionRecord(
             self.run_id, CHAT, problem.id, policy=decision.policy, chosen_arm=decision.arm,
             step=step, features_hash=decision.context_hash or "", scores=dict(decision.scores),
             propensities=dict(decision.propensities or {decision.arm: decision.propensity}),
             created=time.time(),
         )  # fmt: skip
-        self.store.record_attempt(attempt, decision=record)
 
     # -- verified answers -------------------------------------------------------------------
 
@@ -283,8 +324,8 @@ class RoutingService:
             executor = self._executor()
             (prepared,) = prepare([problem], executor, None)
             shared = cast(BasePolicy, _Locked(self.policy, self._lock))
-            router = Router(self.pool, shared, self.featurizer, executor, self.store,
-                            run_id=f"{self.run_id}/verified", build=self._arm)  # fmt: skip
+            router = Router(self.pool, shared, cast(Featurizer, self._features), executor,
+                            self.store, run_id=self.verified_run, build=self._arm)  # fmt: skip
             episode = router.solve(prepared, request.max_attempts, request.budget, offered)
             with self._lock:
                 self.save()
@@ -364,7 +405,7 @@ class RoutingService:
         if not math.isfinite(reward) or not 0.0 <= reward <= 1.0:
             raise ApiError(400, f"expected a reward from 0 to 1, found {reward!r}",
                            param="reward", code="invalid_value")  # fmt: skip
-        record = self.store.decision(self.run_id, CHAT, decision_id)
+        record = self._decision(decision_id)
         if record is None or record.id is None:
             raise ApiError(404, f"no decision {decision_id!r} was made here",
                            param="decision_id", code="decision_not_found")  # fmt: skip
@@ -373,21 +414,30 @@ class RoutingService:
                 fb = self.store.record_feedback(record.id, reward, key or f"decision:{decision_id}")
             except StoreConflict as e:
                 raise ApiError(409, str(e), param="Idempotency-Key", code="conflict") from e
-            if fb.new:
+            # A report logged before a failure to learn it is learned by its retry.
+            learn = fb.id > self.applied
+            if learn:
                 self._learn(record, fb.reward, fb.id)
-        return FeedbackResult(decision_id, record.chosen_arm, fb.reward, fb.new)
+        return FeedbackResult(decision_id, record.chosen_arm, fb.reward, learn)
+
+    def _decision(self, decision_id: str) -> DecisionRecord | None:
+        """The decision a feedback report names: a chat answer's last (the arm that answered),
+        or a verified answer's first (the router's own choice)."""
+        found = self.store.decision(self.run_id, CHAT, decision_id)
+        return found or self.store.decision(self.verified_run, CHAT, decision_id, step=0)
 
     def _learn(self, record: DecisionRecord, reward: float, feedback_id: int) -> None:
         """Update the policy (the lock held) and save its state with the watermark."""
         prompt = self.store.prompt(CHAT, record.problem_id) or ""
-        x = self.featurizer.transform_one(Problem(record.problem_id, CHAT, prompt, "", "", ()))
+        x = self._features.transform_one(Problem(record.problem_id, CHAT, prompt, "", "", ()))
         self.policy.update(record.chosen_arm, x, reward)
         self.applied = max(self.applied, feedback_id)
         self.save()
 
     def save(self) -> None:
-        """Write the policy's state and the feedback watermark atomically."""
-        self.policy.save(self.state_path, meta={"feedback_applied": self.applied})
+        """Write the policy's state, its features and the feedback watermark atomically."""
+        meta = {"feedback_applied": self.applied, "featurizer": describe(self.featurizer)}
+        self.policy.save(self.state_path, meta=meta)
 
     def recover(self, applied: int) -> int:
         """Learn from the feedback logged after row ``applied`` (acknowledged before a crash,
@@ -396,13 +446,16 @@ class RoutingService:
         pending = [f for f in self.store.feedback() if f.id > applied]
         if not pending:
             return 0
-        by_id = {d.id: d for d in self.store.decisions(self.run_id)}
+        runs = (self.run_id, self.verified_run)
+        by_id = {d.id: d for run in runs for d in self.store.decisions(run)}
+        learned = 0
         with self._lock:
             for fb in pending:
                 record = by_id.get(fb.decision_id)
                 if record is not None:
                     self._learn(record, fb.reward, fb.id)
-        return len(pending)
+                    learned += 1
+        return learned
 
     def close(self) -> None:
         """Stop the arms' servers and models."""
@@ -418,6 +471,23 @@ class RoutingService:
         """What ``GET /health`` reports."""
         return {"status": "ok", "policy": self.policy.name, "arms": list(self.pool.names),
                 "feedback_applied": self.applied}  # fmt: skip
+
+
+def describe(featurizer: Featurizer) -> dict[str, Any]:
+    """What a policy's contexts are made of, saved with its state: a state learned on other
+    features cannot route on these."""
+    return {"name": getattr(featurizer, "name", ""), **featurizer.get_params()}
+
+
+def check_features(state: Path, meta: Mapping[str, Any], featurizer: Featurizer) -> None:
+    """Refuse (ConfigError) to go on from a state saved with other features."""
+    learned_on = meta.get("featurizer")
+    if learned_on is not None and learned_on != describe(featurizer):
+        name = learned_on.get("name") if isinstance(learned_on, dict) else learned_on
+        raise ConfigError(
+            f"{state}: the policy learned on other features ({name!r}); start with the "
+            "--featurizer it was started with, or with a new --state"
+        )
 
 
 def _fallback(arm: str) -> Decision:
@@ -448,3 +518,23 @@ class _Locked:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._policy, name)
+
+
+class _LockedFeaturizer:
+    """A featurizer whose calls take ``lock`` (it may cache and load lazily); everything else
+    is the featurizer's."""
+
+    def __init__(self, featurizer: Featurizer, lock: threading.Lock) -> None:
+        self._featurizer = featurizer
+        self._lock = lock
+
+    def transform_one(self, problem: Problem) -> Any:
+        with self._lock:
+            return self._featurizer.transform_one(problem)
+
+    def transform(self, problems: Any) -> Any:
+        with self._lock:
+            return self._featurizer.transform(problems)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._featurizer, name)

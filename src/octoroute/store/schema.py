@@ -150,9 +150,9 @@ MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (_V1, _V2)
 """``MIGRATIONS[i]`` takes a store from schema version ``i`` to ``i + 1``."""
 
 SCHEMA_VERSION: Final = len(MIGRATIONS)
+"""The schema version this octoroute writes."""
 
 READABLE_FROM: Final = 1
 """The oldest version a read-only open accepts: every later migration only adds tables, which
 read back empty from an older file (so a log written by an earlier octoroute can be replayed
 without migrating it)."""
-"""The schema version this octoroute writes."""

@@ -137,7 +137,11 @@ _DECISION_COLUMNS = (
 _INSERT_DECISION = (
     f"INSERT INTO decisions ({', '.join(_DECISION_COLUMNS)}) "
     f"VALUES ({', '.join('?' * len(_DECISION_COLUMNS))}) "
-    "ON CONFLICT (run_id, benchmark, problem_id, policy, step) DO NOTHING"
+    # A decision logged before its attempt existed (a streamed answer) is linked to it when the
+    # attempt comes; a decision already linked is never changed.
+    "ON CONFLICT (run_id, benchmark, problem_id, policy, step) DO UPDATE "
+    "SET attempt_id = excluded.attempt_id "
+    "WHERE decisions.attempt_id IS NULL AND excluded.attempt_id IS NOT NULL"
 )
 
 
@@ -537,7 +541,8 @@ class Store:
 
         The first write of a key wins; a repeated write changes nothing. The run, the arm and
         the problem must be registered first. A ``decision`` that led to this attempt is logged
-        in the same transaction with its ``attempt_id`` set, so neither exists without the other.
+        in the same transaction with its ``attempt_id`` set (or, logged before by
+        :meth:`record_decision`, linked to it), so no attempt exists without its decision.
         """
         values = _attempt_values(attempt)
         with self._transaction(f"record attempt {tuple(attempt.key)} of {attempt.run_id}") as c:
@@ -637,13 +642,16 @@ class Store:
         with self._transaction(f"record a decision of {decision.policy!r}") as conn:
             return conn.execute(_INSERT_DECISION, _decision_values(decision)).rowcount == 1
 
-    def decision(self, run: str, benchmark: str, problem_id: str) -> DecisionRecord | None:
-        """The last decision (highest step) about one problem of a run, or None."""
+    def decision(
+        self, run: str, benchmark: str, problem_id: str, step: int | None = None
+    ) -> DecisionRecord | None:
+        """The decision at ``step`` about one problem of a run (default: its last), or None."""
         cols = ", ".join(_DECISION_COLUMNS)
+        where, params = ("", ()) if step is None else (" AND step = ?", (step,))
         rows = self._read(
             f"SELECT id, {cols} FROM decisions WHERE run_id = ? AND benchmark = ? "
-            "AND problem_id = ? ORDER BY step DESC, id DESC LIMIT 1",
-            (run, benchmark, problem_id),
+            f"AND problem_id = ?{where} ORDER BY step DESC, id DESC LIMIT 1",
+            (run, benchmark, problem_id, *params),
         )
         return _decision(rows[0]) if rows else None
 

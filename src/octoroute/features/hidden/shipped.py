@@ -83,7 +83,7 @@ def write_bundle(
         rows.append([states.last[layer] if pooling == "last" else states.mean[layer]
                      for layer, pooling in keys])  # fmt: skip
         tokens.append(states.tokens)
-    with atomic_write(out) as f:  # a reader never sees half a bundle
+    with atomic_write(out, permissions=0o644) as f:  # a reader never sees half a bundle
         np.savez_compressed(
             f,
             model_sha256=np.array(model_sha256),

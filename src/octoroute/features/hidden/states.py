@@ -10,6 +10,7 @@ Only the problem's visible part ever reaches ``tokenize``.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -24,6 +25,10 @@ from octoroute.features.hidden.weights import ModelWeights, load_weights
 from octoroute.types import Problem
 
 __all__ = ["PromptStates", "Tokenize"]
+
+MEMO = 256
+"""Prompts whose states are kept in memory (the most recently read, about 45 MB for the 0.5B
+model; the disk cache holds them all)."""
 
 Tokenize = Callable[[Problem], Sequence[int]]
 """A problem (its visible part) to the token ids a model reads for it."""
@@ -48,7 +53,7 @@ class PromptStates:
         self.cache = cache
         self.shipped = shipped
         self._weights: ModelWeights | None = None
-        self._memo: dict[str, HiddenStates] = {}
+        self._memo: OrderedDict[str, HiddenStates] = OrderedDict()
         self.computed = 0
         """Prompts run through the model so far (not found in the cache)."""
 
@@ -103,4 +108,7 @@ class PromptStates:
             if self.cache is not None:
                 self.cache.put(self.model_sha256, key, found)
         self._memo[key] = found
+        self._memo.move_to_end(key)
+        if len(self._memo) > MEMO:  # a long-running server reads ever new prompts
+            self._memo.popitem(last=False)
         return found
