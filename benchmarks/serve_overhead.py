@@ -114,6 +114,7 @@ def router_app(upstream: str, state: Path) -> Any:
     service = RoutingService(load_pool(toml), make_policy("linucb"),
                              make_featurizer("lexical", n_features=128),
                              open_store(state / "log.db"), state / "policy.json")  # fmt: skip
+    service.open()
     return create_app(service)
 
 

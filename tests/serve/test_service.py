@@ -25,13 +25,18 @@ from tests.fakes import Script, builder, scripted_pool
 ARMS = {"small": PromptStyle.CHAT, "large": PromptStyle.CHAT}
 
 
-def _service(tmp_path: Path, script: Script, policy: LinUCB | None = None) -> RoutingService:
+def _service(
+    tmp_path: Path, script: Script, policy: LinUCB | None = None, *, opened: bool = True
+) -> RoutingService:
     pool = scripted_pool(ARMS)
     arms = builder(pool, script)
     store = open_store(tmp_path / "log.db")
-    return RoutingService(pool, policy or make_policy("linucb"), make_featurizer("lexical",
-                          n_features=32), store, tmp_path / "policy.json",
-                          build=arms.__getitem__)  # type: ignore[arg-type]  # fmt: skip
+    service = RoutingService(pool, policy or make_policy("linucb"), make_featurizer("lexical",
+                             n_features=32), store, tmp_path / "policy.json",
+                             build=arms.__getitem__)  # type: ignore[arg-type]  # fmt: skip
+    if opened:
+        service.open()
+    return service
 
 
 def _ask(model: str = "octoroute", text: str = "Write add(a, b).") -> object:
@@ -84,8 +89,9 @@ def test_feedback_logged_but_not_saved_is_learned_on_restart(tmp_path: Path) -> 
     service.feedback(answer.decision_id, 1.0, "k")
     (tmp_path / "policy.json").write_bytes(before)  # as if killed before the save
     service.store.close()
-    restarted = _service(tmp_path, Script(["ok"]), LinUCB.load(tmp_path / "policy.json"))
-    assert restarted.recover(0) == 1 and restarted.recover(1) == 0
+    policy = LinUCB.load(tmp_path / "policy.json")
+    restarted = _service(tmp_path, Script(["ok"]), policy, opened=False)
+    assert restarted.open(0) == 1 and restarted.recover(1) == 0
     assert saved_meta(tmp_path / "policy.json")["feedback_applied"] == 1
     learned = LinUCB.load(tmp_path / "policy.json").state_dict()["arms"][answer.arm]
     assert learned["n"] == 1  # the one reward, learned once
@@ -242,7 +248,7 @@ def test_a_retried_report_is_learned_if_learning_failed_the_first_time(tmp_path:
 def test_one_server_per_state_and_no_state_on_other_features(tmp_path: Path) -> None:
     service = _service(tmp_path, Script(["ok"]))
     with pytest.raises(RunBusy):
-        _service(tmp_path, Script(["ok"]))
+        _service(tmp_path, Script(["ok"]))  # a second server on the same state
     service.save()
     meta = saved_meta(tmp_path / "policy.json")
     check_features(tmp_path / "policy.json", meta, service.featurizer)  # the same: fine

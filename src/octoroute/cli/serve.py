@@ -111,17 +111,13 @@ def serve_command(
                 n = warm_start(the_policy, features, log, list(the_pool.names))
                 console.print(f"policy {policy}: trained on {n} outcomes of {log.name}")
             service = RoutingService(the_pool, the_policy, features, store, state_path)
-            caught_up = service.recover(applied)
-            service.save()
+            caught_up = service.open(applied)
             if caught_up:
                 console.print(f"learned {caught_up} feedback reports logged after the state")
             app = create_app(service, api_key=os.environ.get(API_KEY_ENV) or None,
                              chat_key=os.environ.get(CHAT_KEY_ENV) or None,
                              max_body=max_body)  # fmt: skip
             console.print(f"serving {', '.join(service.model_ids())} on http://{host}:{port}/v1")
-            try:
-                uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
-            finally:
-                service.close()
+            uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
     except OctorouteError as e:
         fail(e)

@@ -11,6 +11,7 @@ compared in constant time. Model calls run in worker threads, so requests overla
 
 from __future__ import annotations
 
+import contextlib
 import hmac
 import json
 import logging
@@ -109,8 +110,9 @@ def create_app(
     chat_key: str | None = None,
     max_body: int = MAX_BODY,
 ) -> Starlette:
-    """The application. ``api_key`` guards feedback; ``chat_key`` the chat and models
-    endpoints (each None: open)."""
+    """The application over an opened ``service`` (closed when the application stops).
+    ``api_key`` guards feedback; ``chat_key`` the chat and models endpoints (each None:
+    open)."""
 
     async def health(request: Request) -> Response:
         return JSONResponse(service.describe())
@@ -192,5 +194,12 @@ def create_app(
         Route("/v1/chat/completions", chat, methods=["POST"]),
         Route("/v1/feedback", feedback, methods=["POST"]),
     ]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        service.close()  # the arms' servers and the sandbox stop with the application
+
     handlers = {ApiError: api_error, HTTPException: http_error, Exception: server_error}
-    return Starlette(routes=routes, exception_handlers=handlers)  # type: ignore[arg-type]
+    return Starlette(routes=routes, exception_handlers=handlers,  # type: ignore[arg-type]
+                     lifespan=lifespan)  # fmt: skip

@@ -112,7 +112,8 @@ class FeedbackResult:
 
 class RoutingService:
     """Routes chat requests over ``pool`` with ``policy``; logs to ``store``; keeps the
-    policy's state at ``state_path``."""
+    policy's state at ``state_path``. :meth:`open` before the first request, :meth:`close`
+    after the last."""
 
     def __init__(
         self,
@@ -143,11 +144,19 @@ class RoutingService:
         """Id of the last feedback row the policy has learned from."""
         self._sandbox: Executor | None = None
         self._benchmarks: dict[str, dict[str, Problem]] = {}
-        # One server per state: a second one on the same log stops at once (RunBusy).
-        store.claim_run(run_id)
-        store.claim_run(self.verified_run)
-        store.add_run(run_id, config={"kind": "serve"}, command="serve")
-        register_arms(store, pool)
+
+    def open(self, applied: int = 0) -> int:
+        """Claim the log's serving runs (a second server on the same log stops at once:
+        RunBusy), register the pool, learn the feedback logged after row ``applied`` (what a
+        crash left unlearned), and save the state; how many reports were caught up."""
+        self.store.claim_run(self.run_id)
+        self.store.claim_run(self.verified_run)
+        self.store.add_run(self.run_id, config={"kind": "serve"}, command="serve")
+        register_arms(self.store, self.pool)
+        caught_up = self.recover(applied)
+        with self._lock:
+            self.save()
+        return caught_up
 
     @property
     def verified_run(self) -> str:
