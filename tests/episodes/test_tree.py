@@ -95,9 +95,13 @@ def test_a_cascade_escalates_afresh_and_submits_the_best_visible_program() -> No
     r = replay_episode(tree, Cascade(("small", "big")), max_attempts=3)
     assert r.path == ("small", "big") and r.moves == (Move.FRESH, Move.FRESH) and r.passed
     # The cheap arm's visible pass ends the cascade there.
-    solved = _attempt("p", "small", 2, False)
-    tree = build_trees([solved, big], [p])[("b", "p")]
-    assert replay_episode(tree, Cascade(("small", "big"))).path == ("small",)
+    fooled = _attempt("p", "small", 2, False)  # every visible test passes, a hidden one fails
+    tree = build_trees([fooled, big], [p])[("b", "p")]
+    stopped = replay_episode(tree, Cascade(("small", "big")))
+    assert stopped.path == ("small",) and stopped.checked and not stopped.passed  # a false pass
+    scores = evaluate_strategies([tree], {"c": lambda: Cascade(("small", "big"))}, folds=2,
+                                 seeds=1)  # fmt: skip
+    assert scores["c"].false_pass_rate == 1.0 and scores["c"].to_json()["false_pass"] == 1.0
 
 
 def test_missing_nodes_are_reported_not_guessed() -> None:

@@ -311,6 +311,18 @@ class StrategyScore:
     missing: list[NodeRequest] = field(default_factory=list)
     labels: list[str] = field(default_factory=list)
     """What the strategy chose per fold (e.g. the best pair), for the report."""
+    checked: np.ndarray[Any, Any] | None = None
+    """Per problem, how often the submitted program passed every visible test."""
+    false_passed: np.ndarray[Any, Any] | None = None
+    """Per problem, how often it passed them all and failed the hidden tests."""
+
+    @property
+    def false_pass_rate(self) -> float | None:
+        """Of the submitted programs that passed every visible test, the share that failed
+        the hidden ones (the selection rule's false passes); None when none passed them."""
+        if self.checked is None or self.false_passed is None or self.checked.sum() == 0:
+            return None
+        return float(self.false_passed.sum() / self.checked.sum())
 
     @property
     def pass_rate(self) -> float:
@@ -342,6 +354,7 @@ class StrategyScore:
             "compute_ratio": round(self.mean_cost / unit, 3) if unit else None,
             "mean_attempts": round(float(self.attempts.mean()), 3),
             "missing_nodes": len(self.missing),
+            "false_pass": None if (fp := self.false_pass_rate) is None else round(fp, 4),
         }
         if baseline is not None:
             gain, (glo, ghi) = (0.0, (0.0, 0.0)) if baseline is self else self.gain_over(baseline)
@@ -385,6 +398,8 @@ def evaluate_strategies(
         passed = np.zeros(n)
         cost = np.zeros(n)
         attempts = np.zeros(n)
+        checked = np.zeros(n)
+        false_passed = np.zeros(n)
         missing: dict[NodeRequest, None] = {}
         labels: list[str] = []
         for seed in range(seeds):
@@ -410,9 +425,12 @@ def evaluate_strategies(
                 passed[i] += r.passed / seeds
                 cost[i] += r.cost / seeds
                 attempts[i] += len(r.path) / seeds
+                checked[i] += r.checked / seeds
+                false_passed[i] += (r.checked and not r.passed) / seeds
                 if r.missing is not None:
                     missing[r.missing] = None
-        scores[name] = StrategyScore(name, passed, cost, attempts, list(missing), labels)
+        scores[name] = StrategyScore(name, passed, cost, attempts, list(missing), labels,
+                                     checked, false_passed)  # fmt: skip
     return scores
 
 

@@ -281,6 +281,9 @@ class EpisodeResult:
     path: tuple[str, ...]
     moves: tuple[Move, ...] = ()
     missing: NodeRequest | None = None
+    checked: bool = False
+    """The submitted program passed every visible test it was checked on (with ``passed``
+    False: a false pass of the selection rule)."""
 
     @property
     def complete(self) -> bool:
@@ -349,12 +352,14 @@ def replay_episode(
         if not view.tests or step.n_failed == 0:
             break
     submitted = _submitted(taken)
+    checked = submitted is not None and bool(view.tests) and visible_step(submitted).n_failed == 0
     return EpisodeResult(
         tree.key,
         bool(submitted is not None and submitted.passed),
         trajectory.cost,
         tuple(a.arm for a in taken),
         tuple(moves),
+        checked=checked,
     )
 
 
