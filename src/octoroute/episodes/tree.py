@@ -234,38 +234,41 @@ class Resample(_Fixed):
         return Action(self.arm, Move.FRESH)
 
 
-class Ladder(_Fixed):
+class _Escalation(_Fixed):
+    """Arms tried in the order given, one per attempt, until one passes the visible tests;
+    ``later`` is how every arm after the first works (repairs, or starts afresh)."""
+
+    kind = ""
+    later = Move.REPAIR
+
+    def __init__(self, arms: Sequence[str], name: str | None = None) -> None:
+        if not arms:
+            raise ValueError(f"a {self.kind} needs at least one arm")
+        self.arms = tuple(arms)
+        self.name = name or f"{self.kind} " + " > ".join(self.arms)
+
+    def act(self, trajectory: Trajectory, index: int) -> Action | None:
+        """Arm ``index``, or stop past the last."""
+        if index >= len(self.arms):
+            return None
+        return Action(self.arms[index], Move.FRESH if index == 0 else self.later)
+
+
+class Ladder(_Escalation):
     """Escalation: the first arm afresh, then each next arm of ``arms`` repairs (no wrap-around).
 
     With two arms this is a fixed pair (first solves, second repairs).
     """
 
-    def __init__(self, arms: Sequence[str], name: str | None = None) -> None:
-        if not arms:
-            raise ValueError("a ladder needs at least one arm")
-        self.arms = tuple(arms)
-        self.name = name or "ladder " + " > ".join(self.arms)
-
-    def act(self, trajectory: Trajectory, index: int) -> Action | None:
-        """Rung ``index`` of the ladder, or stop past the top."""
-        if index >= len(self.arms):
-            return None
-        return Action(self.arms[index], Move.FRESH if index == 0 else Move.REPAIR)
+    kind = "ladder"
 
 
-class Cascade(_Fixed):
+class Cascade(_Escalation):
     """Escalation by fresh attempts: each next arm of ``arms`` solves the problem anew after a
     visible failure, and the program that passed the most visible tests is submitted."""
 
-    def __init__(self, arms: Sequence[str], name: str | None = None) -> None:
-        if not arms:
-            raise ValueError("a cascade needs at least one arm")
-        self.arms = tuple(arms)
-        self.name = name or "cascade " + " > ".join(self.arms)
-
-    def act(self, trajectory: Trajectory, index: int) -> Action | None:
-        """Arm ``index`` of the cascade afresh, or stop past the last."""
-        return Action(self.arms[index], Move.FRESH) if index < len(self.arms) else None
+    kind = "cascade"
+    later = Move.FRESH
 
 
 @dataclass(frozen=True, slots=True)
