@@ -196,3 +196,10 @@ def test_a_killed_server_restarts_with_every_decision_and_reward(tmp_path: Path)
     with open_store(tmp_path / "log.db", create=False, readonly=True) as log:
         logged = {d.problem_id for d in log.decisions("serve")}
         assert set(decisions) <= logged and len(log.feedback()) == 1
+
+
+def test_a_second_server_on_the_same_state_stops_at_once(server: Server) -> None:
+    cmd = [sys.executable, "-m", "octoroute", "serve", "--arms", ARM, "--state",
+           str(server.state), "--port", str(_free_port())]  # fmt: skip
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "another octoroute serve uses it" in done.stderr

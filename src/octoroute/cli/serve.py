@@ -18,7 +18,7 @@ import typer
 
 from octoroute.cli.common import console, fail
 from octoroute.cli.featurespec import FeaturizerOpt
-from octoroute.exceptions import ConfigError, MissingDependencyError, OctorouteError
+from octoroute.exceptions import ConfigError, MissingDependencyError, OctorouteError, RunBusy
 
 if TYPE_CHECKING:
     from octoroute.features import Featurizer
@@ -111,7 +111,12 @@ def serve_command(
                 n = warm_start(the_policy, features, log, list(the_pool.names))
                 console.print(f"policy {policy}: trained on {n} outcomes of {log.name}")
             service = RoutingService(the_pool, the_policy, features, store, state_path)
-            caught_up = service.open(applied)
+            try:
+                caught_up = service.open(applied)
+            except RunBusy as e:
+                who = str(e).partition("; wait")[0]  # the holder, without the advice for runs
+                raise ConfigError(f"--state {state}: another octoroute serve uses it ({who}); "
+                                  "stop it, or start with another --state") from None  # fmt: skip
             if caught_up:
                 console.print(f"learned {caught_up} feedback reports logged after the state")
             app = create_app(service, api_key=os.environ.get(API_KEY_ENV) or None,
