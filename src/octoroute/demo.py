@@ -60,6 +60,7 @@ __all__ = [
     "live_routing",
     "load_matrices",
     "recorded_log",
+    "train_full_information",
 ]
 
 POLICIES: tuple[str, ...] = (
@@ -272,10 +273,7 @@ def live_routing(
     live_ids = [ids[k] for k in sorted(held)]
     train = [i for i, pid in enumerate(matrix.problem_ids) if pid not in live_ids]
     advance = progress("live: training on the recorded log", len(train))
-    for i in train:
-        for j, arm in enumerate(matrix.arms):
-            policy.update(arm, x[i], float(matrix.rewards[i, j]))
-        advance()
+    train_full_information(policy, matrix, x, train, on_row=advance)
     pool = default_pool(list(matrix.arms))
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[LiveRow] = []
@@ -345,6 +343,29 @@ EPISODE_STRATEGIES = (
 """The strategies the demo replays on the recorded episode trees (the benchmark script runs
 every one; the online bandit's exploration still reaches a few unrecorded repairs, so the demo
 leaves it out); ``{ref}`` is the largest arm, ``{ladder}`` the ladder's rungs."""
+
+
+def train_full_information(
+    policy: Any,
+    matrix: OutcomeMatrix,
+    x: np.ndarray[Any, Any],
+    rows: Sequence[int] | None = None,
+    arms: Sequence[str] | None = None,
+    on_row: Callable[[], None] | None = None,
+) -> int:
+    """Update ``policy`` with every recorded outcome of ``rows`` (default: all) for ``arms``
+    (default: all), skipping outcomes not recorded; how many it learned from."""
+    keep = [(j, a) for j, a in enumerate(matrix.arms) if arms is None or a in arms]
+    seen = 0
+    for i in range(len(matrix.problem_ids)) if rows is None else rows:
+        for j, arm in keep:
+            reward = float(matrix.rewards[i, j])
+            if not np.isnan(reward):
+                policy.update(arm, x[i], reward)
+                seen += 1
+        if on_row is not None:
+            on_row()
+    return seen
 
 
 def is_fresh(a: Attempt) -> bool:

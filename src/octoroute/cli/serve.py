@@ -35,21 +35,12 @@ CHAT_KEY_ENV = "OCTOROUTE_CHAT_API_KEY"
 def warm_start(policy: BasePolicy, features: Featurizer, log: Path, arms: list[str]) -> int:
     """Train ``policy`` with full information on the fresh attempts of ``arms`` in the
     recorded ``log``; how many (problem, arm) outcomes it learned from."""
-    import numpy as np
-
     from octoroute import demo
 
-    seen = 0
-    for _, matrix, texts in demo.load_matrices(demo.DemoConfig(log=log)):
-        x = features.transform(texts)
-        cols = [(j, a) for j, a in enumerate(matrix.arms) if a in arms]
-        for i in range(len(texts)):
-            for j, arm in cols:
-                reward = float(matrix.rewards[i, j])
-                if not np.isnan(reward):
-                    policy.update(arm, x[i], reward)
-                    seen += 1
-    return seen
+    return sum(
+        demo.train_full_information(policy, matrix, features.transform(texts), arms=arms)
+        for _, matrix, texts in demo.load_matrices(demo.DemoConfig(log=log))
+    )
 
 
 def serve_command(

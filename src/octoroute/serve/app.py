@@ -27,7 +27,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from octoroute.serve.errors import ApiError
-from octoroute.serve.protocol import chunk_bodies, completion_body, parse_chat
+from octoroute.serve.protocol import chunk_bodies, chunk_body, completion_body, parse_chat
 from octoroute.serve.service import Answer, RoutingService, Streaming
 
 __all__ = ["MAX_BODY", "create_app"]
@@ -76,10 +76,7 @@ def _events(streaming: Streaming) -> Iterator[str]:
     created = int(time.time())
 
     def event(delta: dict[str, str], finish: str | None = None) -> str:
-        chunk = {"id": rid, "object": "chat.completion.chunk", "created": created,
-                 "model": head.arm, "choices": [{"index": 0, "delta": delta,
-                                                 "finish_reason": finish}]}  # fmt: skip
-        return f"data: {json.dumps(chunk)}\n\n"
+        return f"data: {json.dumps(chunk_body(rid, head.arm, created, delta, finish))}\n\n"
 
     yield event({"role": "assistant", "content": ""})
     for piece in streaming.pieces:

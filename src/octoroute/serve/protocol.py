@@ -22,7 +22,14 @@ from typing import Any
 
 from octoroute.serve.errors import ApiError
 
-__all__ = ["ROLES", "ChatRequest", "chunk_bodies", "completion_body", "parse_chat"]
+__all__ = [
+    "ROLES",
+    "ChatRequest",
+    "chunk_bodies",
+    "chunk_body",
+    "completion_body",
+    "parse_chat",
+]
 
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
@@ -194,13 +201,17 @@ def chunk_bodies(
     """The ``chat.completion.chunk`` objects of a streamed answer: the role, the text in
     pieces of ``piece`` characters, then the finish reason."""
     created = int(time.time())
-
-    def chunk(delta: dict[str, str], finish: str | None = None) -> dict[str, Any]:
-        return {"id": request_id, "object": "chat.completion.chunk", "created": created,
-                "model": model, "choices": [{"index": 0, "delta": delta,
-                                             "finish_reason": finish}]}  # fmt: skip
-
-    out = [chunk({"role": "assistant", "content": ""})]
-    out += [chunk({"content": text[i : i + piece]}) for i in range(0, len(text), piece)]
-    out.append(chunk({}, finish_reason or "stop"))
+    out = [chunk_body(request_id, model, created, {"role": "assistant", "content": ""})]
+    out += [chunk_body(request_id, model, created, {"content": text[i : i + piece]})
+            for i in range(0, len(text), piece)]  # fmt: skip
+    out.append(chunk_body(request_id, model, created, {}, finish_reason or "stop"))
     return out
+
+
+def chunk_body(
+    request_id: str, model: str, created: int, delta: dict[str, str], finish: str | None = None
+) -> dict[str, Any]:
+    """One ``chat.completion.chunk`` object: a delta of the answer, or its finish reason."""
+    return {"id": request_id, "object": "chat.completion.chunk", "created": created,
+            "model": model, "choices": [{"index": 0, "delta": delta,
+                                         "finish_reason": finish}]}  # fmt: skip
