@@ -12,18 +12,33 @@ For each local arm it measures, on the first ``--limit`` HumanEval problems (gre
 each twice: with ``cache_prompt`` off (every prompt processed whole: the baseline) and on (the
 prefix a prompt shares with the previous one, the chat template, system prompt and
 instruction, is read from the KV cache). The gap between raw decode and end to end is overhead
-to remove. Run from the project root::
+to remove.
+
+With ``--ray`` it measures the scale-out instead: attempts per second of plain local collection
+against Ray collection with one and two workers (actors), in the same run, on a Ray instance
+started on this machine. First with a fake endpoint arm of fixed latency (``--latency``
+seconds per answer, one request at a time per worker), so the figure shows the scheduler and
+not the CPU; then with a real local arm (``--local-arm``, one llama.cpp thread per worker).
+Run from the project root::
 
     .venv/bin/python benchmarks/collect_throughput.py --limit 10
     .venv/bin/python benchmarks/collect_throughput.py --arms smollm2-135m,qwen2.5-coder-0.5b
+    .venv/bin/python benchmarks/collect_throughput.py --ray --limit 40
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import json
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 
 def main() -> None:
@@ -40,7 +55,13 @@ def main() -> None:
     parser.add_argument("--arms", default=None, help="comma-separated arm names (default: all)")
     parser.add_argument("--limit", type=int, default=10, help="HumanEval problems per arm")
     parser.add_argument("--max-tokens", type=int, default=512)
+    parser.add_argument("--ray", action="store_true", help="measure Ray scale-out instead")
+    parser.add_argument("--latency", type=float, default=0.5, help="fake arm's seconds/answer")
+    parser.add_argument("--local-arm", default="smollm2-135m", help="real arm of the Ray run")
     args = parser.parse_args()
+    if args.ray:
+        ray_main(args)
+        return
     pool = default_pool(args.arms.split(",") if args.arms else None)
     rows = []
     with Executor(workers=2) as ex, tempfile.TemporaryDirectory() as tmp:
@@ -81,6 +102,101 @@ def main() -> None:
         print(f"{name:<31}{cache:>9}{raw_tps:>12.1f}{req_tps:>13.1f}{e2e_tps:>12.1f}"
               f"{tokens:>8}{wall:>8.1f}")  # fmt: skip
     print("(tokens per second; raw decode is the same model's llama.cpp decode speed)")
+
+
+@contextlib.contextmanager
+def fake_endpoint(latency: float) -> Iterator[str]:
+    """An OpenAI-compatible endpoint on loopback answering every request after ``latency``
+    seconds with the same short program; yields its ``/v1`` URL."""
+    answer = json.dumps({
+        "model": "fake-model",
+        "choices": [{"index": 0, "finish_reason": "stop",
+                     "message": {"role": "assistant", "content": "def f():\n    return 1\n"}}],
+        "usage": {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110},
+    }).encode()  # fmt: skip
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            time.sleep(latency)
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def ray_main(args: argparse.Namespace) -> None:
+    """Plain local collection against Ray with one and two workers, same problems, same run."""
+    import ray
+
+    from octoroute.arms.pool import ArmSpec, Pool, default_pool
+    from octoroute.collection.collect import CollectConfig, collect
+    from octoroute.collection.jobs import Runner
+    from octoroute.config import Settings
+    from octoroute.sandbox import Executor, prepare
+    from octoroute.scale import RayRunner, model_resource
+    from octoroute.store import open_store
+    from octoroute.tasks import load_benchmark
+
+    local = default_pool([args.local_arm], threads=1)
+    local_spec = dataclasses.replace(local.specs[0], concurrency=1)
+    resource = model_resource(local_spec)
+    assert resource is not None
+    rows = []
+    with fake_endpoint(args.latency) as url, Executor(workers=1) as ex, \
+            tempfile.TemporaryDirectory() as tmp:  # fmt: skip
+        problems = prepare(load_benchmark("humaneval")[: args.limit], ex,
+                           Settings.from_env().cache_dir)  # fmt: skip
+        fake = Pool((ArmSpec("fake", "openai", "fake-model", endpoint=url, concurrency=1),),
+                    source="fake")  # fmt: skip
+        # One Ray instance for every Ray row: two units of the local model, so two workers fit.
+        ray.init(num_cpus=2, resources={resource: 2}, include_dashboard=False,
+                 log_to_driver=False, configure_logging=False)  # fmt: skip
+        try:
+            for label, pool, n in [
+                (f"fake arm ({args.latency:.2f} s)", fake, len(problems)),
+                (f"{args.local_arm} (1 thread)", Pool((local_spec,), "default"),
+                 min(len(problems), 10)),
+            ]:  # fmt: skip
+                runners: list[tuple[str, Runner | None]] = [
+                    ("local (no Ray)", None),
+                    ("Ray, 1 worker", RayRunner(workers=1)),
+                    ("Ray, 2 workers", RayRunner(workers=2)),
+                ]
+                for how, runner in runners:
+                    with open_store(Path(tmp) / f"{len(rows)}.db") as store:
+                        cfg = CollectConfig("humaneval", samples=1, max_tokens=64)
+                        start = time.monotonic()
+                        summary = collect(store, ex, pool, problems[:n], cfg, "bench",
+                                          runner=runner)  # fmt: skip
+                        wall = time.monotonic() - start
+                    assert summary.recorded == n and summary.arm_errors == 0, summary
+                    rows.append((label, how, n, wall, n / wall))
+        finally:
+            ray.shutdown()
+    print(f"HumanEval problems, one greedy attempt each; fake arm: {args.latency} s per answer")
+    head = f"{'arm':<30}{'runner':<18}{'attempts':>9}{'wall s':>9}{'attempts/s':>12}"
+    print(head)
+    print("-" * len(head))
+    for label, how, n, wall, rate in rows:
+        print(f"{label:<30}{how:<18}{n:>9}{wall:>9.1f}{rate:>12.2f}")
+    print("(wall time includes starting the actors and loading the model in each worker)")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 app = typer.Typer(
@@ -47,9 +49,27 @@ def _register() -> None:
 _register()
 
 
-def main() -> None:
-    """Console entry point."""
-    app()
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point (``--ray`` without a value means ``--ray local``)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    app(args=optional_values(args, {"--ray": "local"}), prog_name="octoroute")
+
+
+def optional_values(args: list[str], defaults: dict[str, str]) -> list[str]:
+    """``args`` with the default value put after each option of ``defaults`` given without one
+    (last, or followed by another option): typer's options always take their value.
+
+    >>> optional_values(["collect", "--ray", "--db", "x"], {"--ray": "local"})
+    ['collect', '--ray', 'local', '--db', 'x']
+    >>> optional_values(["collect", "--ray", "h:6379"], {"--ray": "local"})
+    ['collect', '--ray', 'h:6379']
+    """
+    out: list[str] = []
+    for i, arg in enumerate(args):
+        out.append(arg)
+        if arg in defaults and (i + 1 == len(args) or args[i + 1].startswith("-")):
+            out.append(defaults[arg])
+    return out
 
 
 if __name__ == "__main__":

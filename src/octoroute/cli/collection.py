@@ -12,10 +12,12 @@ from rich.console import Console
 
 from octoroute.cli.common import (
     DataOpt,
+    RayOpt,
     WorkersOpt,
     fail,
     load,
     progress,
+    ray_runner,
 )
 from octoroute.cli.progress import prepare_with_bar
 from octoroute.exceptions import ConfigError, OctorouteError
@@ -37,13 +39,15 @@ def collect(
     ] = None,
     data: DataOpt = None,
     workers: WorkersOpt = None,
+    ray: RayOpt = None,
 ) -> None:
     """Every arm on every problem, K samples each, judged in the sandbox and logged.
 
     Sample 0 is greedy. Idempotent: kill it at any point, run it again, and it finishes with
     every attempt present exactly once. Arm failures are logged as arm errors and retried on
     the next run. One process writes a run at a time: a second collect of the same run of the
-    same log exits 2 at once; collects of different --run values may share a log.
+    same log exits 2 at once; collects of different --run values may share a log. With --ray
+    the attempts are made and judged on a Ray cluster's workers and logged by this process.
     """
     from octoroute.arms.pool import load_pool
     from octoroute.collection.collect import CollectConfig
@@ -60,7 +64,7 @@ def collect(
         run_id = run or f"collect/{bench}"
         with open_store(db) as store:
             store.claim_run(run_id)  # before the sandbox starts: a second writer stops at once
-            with Executor(workers=workers) as ex, progress() as bar:
+            with Executor(workers=workers) as ex, ray_runner(ray) as runner, progress() as bar:
                 prepared = prepare_with_bar(bar, problems, ex)
                 tasks: dict[str, Any] = {}
                 started: dict[str, float] = {}
@@ -77,7 +81,8 @@ def collect(
                     bar.update(t, rate=f"{rate:.2f}/s")
 
                 summary = run_collect(store, ex, the_pool, prepared, cfg, run_id,
-                                      on_planned=planned, on_attempt=done)  # fmt: skip
+                                      on_planned=planned, on_attempt=done,
+                                      runner=runner)  # fmt: skip
     except OctorouteError as e:
         fail(e)
         return

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -12,6 +14,9 @@ from rich.progress import Progress
 
 from octoroute.cli.progress import job_progress
 from octoroute.types import Problem
+
+if TYPE_CHECKING:
+    from octoroute.collection.jobs import Runner
 
 console = Console(stderr=True, soft_wrap=True)
 
@@ -26,6 +31,31 @@ DataOpt = Annotated[
     typer.Option("--data", help="Benchmark file or folder (default: $OCTOROUTE_DATA_DIR)."),
 ]
 WorkersOpt = Annotated[int | None, typer.Option("--workers", help="Parallel sandbox workers.")]
+RayOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--ray",
+        metavar="[ADDRESS]",
+        help="Run the jobs on a Ray cluster: HOST:PORT, 'auto' (the cluster this node is in), "
+        "or no value / 'local' (Ray started on this machine). Needs the ray extra.",
+    ),
+]
+
+
+@contextmanager
+def ray_runner(address: str | None) -> Iterator[Runner | None]:
+    """The Ray runner for ``--ray ADDRESS`` (None without it: jobs run here, Ray never imported);
+    the cluster is left, and a local instance stopped, on exit."""
+    if address is None:
+        yield None
+        return
+    from octoroute.scale import RayRunner
+
+    runner = RayRunner(address)
+    try:
+        yield runner
+    finally:
+        runner.close()
 
 
 def fail(err: Exception) -> None:

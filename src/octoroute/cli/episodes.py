@@ -21,6 +21,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from octoroute.cli.common import RayOpt, ray_runner
 from octoroute.cli.featurespec import FeaturizerOpt
 from octoroute.cli.progress import job_progress, prepare_with_bar
 from octoroute.exceptions import ConfigError, OctorouteError
@@ -80,12 +81,13 @@ def _grow_round(
     missing: list[NodeRequest],
     run_id: str,
     workers: int | None,
+    ray: str | None,
 ) -> list[Problem]:
     """Generate ``missing`` with a progress bar; return the prepared problems (cached)."""
     from octoroute.collection.repairs import RepairConfig, grow
     from octoroute.sandbox import Executor
 
-    with Executor(workers=workers) as ex, job_progress(_err) as bar:
+    with Executor(workers=workers) as ex, ray_runner(ray) as runner, job_progress(_err) as bar:
         if prepared is None:
             wanted = [p for p in problems if (p.benchmark, p.id) in chosen]
             prepared = prepare_with_bar(bar, wanted, ex)
@@ -95,7 +97,7 @@ def _grow_round(
             tasks[arm] = bar.add_task(f"{arm} attempts", total=n, rate="")
 
         grow(store, ex, pool, prepared, missing, run_id, RepairConfig(), on_planned=planned,
-             on_node=lambda a: bar.advance(tasks[a.arm]))  # fmt: skip
+             on_node=lambda a: bar.advance(tasks[a.arm]), runner=runner)  # fmt: skip
     return prepared
 
 
@@ -133,6 +135,7 @@ def episodes_command(
     data: Annotated[Path | None, typer.Option("--data", help="Benchmark file or folder.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Sandbox workers.")] = None,
     featurizer: FeaturizerOpt = "lexical",
+    ray: RayOpt = None,
 ) -> None:
     """Replay repair strategies (retry, resample, ladder, best pair, learned, bandit) on the
     recorded attempts: hidden-test pass rate against mean compute, at one budget, with intervals.
@@ -216,7 +219,7 @@ def episodes_command(
                 _err.print(f"  growing {len(missing)} missing attempts ({fresh} fresh samples, "
                            f"{len(missing) - fresh} repairs)")  # fmt: skip
                 prepared = _grow_round(store, the_pool, problems, chosen, prepared, missing,
-                                       f"grow/{bench}", workers)  # fmt: skip
+                                       f"grow/{bench}", workers, ray)  # fmt: skip
             summary = summarize_scores(scores, trees, sset.baseline, reference_cost)
             summary["outcome_model"] = outcome_model_quality(trees, feats)
             summary["benchmark"] = bench

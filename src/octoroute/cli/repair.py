@@ -19,6 +19,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from octoroute.cli.common import RayOpt, ray_runner
 from octoroute.cli.progress import job_progress, prepare_with_bar
 from octoroute.exceptions import ConfigError, OctorouteError
 
@@ -60,13 +61,15 @@ def repair_collect_command(
     ] = None,
     data: Annotated[Path | None, typer.Option("--data", help="Benchmark file or folder.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Sandbox workers.")] = None,
+    ray: RayOpt = None,
 ) -> None:
     """Every arm of the pool repairs failed fresh attempts of a logged run; logged as a run.
 
     With --per-cell N, up to N failures per source arm are drawn (seeded, stratified by the
     failure kind on the visible tests); each is repaired by every arm. The prompt shows the
     failed program and its first failing visible test only; the hidden tests grade the repair.
-    Resumable: run it again and it adds only what is missing.
+    Resumable: run it again and it adds only what is missing. With --ray the repairs are
+    made and judged on a Ray cluster's workers and logged by this process.
     """
     from octoroute.arms.pool import load_pool
     from octoroute.collection.repairs import RepairConfig, RepairProgress, collect_repairs
@@ -82,7 +85,11 @@ def repair_collect_command(
         run_id = run or f"repair/{bench}"
         with open_store(db) as store:
             store.claim_run(run_id)  # before the sandbox starts: a second writer stops at once
-            with Executor(workers=workers) as ex, job_progress(_err) as bar:
+            with (
+                Executor(workers=workers) as ex,
+                ray_runner(ray) as runner,
+                job_progress(_err) as bar,
+            ):
                 prepared = prepare_with_bar(bar, problems, ex)
                 tasks: dict[str, Any] = {}
                 fixed: dict[str, int] = {}
@@ -97,7 +104,8 @@ def repair_collect_command(
                     bar.update(tasks[p.arm], rate=f"{fixed[p.arm]} fixed")
 
                 summary = collect_repairs(store, ex, the_pool, prepared, source, run_id, cfg,
-                                          on_planned=planned, on_repair=done)  # fmt: skip
+                                          on_planned=planned, on_repair=done,
+                                          runner=runner)  # fmt: skip
     except OctorouteError as e:
         raise _fail(e) from e
     out = Console(soft_wrap=True)

@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
-from octoroute.arms.base import ArmBase, Sampling
+from octoroute.arms.base import ArmBase
 from octoroute.arms.pool import Pool, register_arms
+from octoroute.collection.jobs import Job, LocalRunner, Runner
 from octoroute.sandbox import Executor
-from octoroute.store import Store, hash_text
-from octoroute.types import ArmErrorKind, Attempt, AttemptKey, Completion, Problem
+from octoroute.store import Store
+from octoroute.types import ArmErrorKind, AttemptKey, Problem
 
 log = logging.getLogger(__name__)
 
@@ -45,13 +43,13 @@ class CollectConfig:
     temperature: float = 0.8
     max_tokens: int = 512
 
-    def sampling(self, base: Sampling, sample_index: int) -> Sampling:
-        """The sampling settings of one sample."""
-        if sample_index == 0:
-            return dataclasses.replace(base, temperature=0.0, seed=0, max_tokens=self.max_tokens)
-        return dataclasses.replace(
-            base, temperature=self.temperature, seed=sample_index, max_tokens=self.max_tokens
-        )
+    def job(self, run_id: str, arm: str, problem: Problem, sample_index: int) -> Job:
+        """The job of one sample: greedy for sample 0, else at temperature with its index as
+        seed."""
+        greedy = sample_index == 0
+        return Job(run_id, arm, problem, sample_index,
+                   temperature=0.0 if greedy else self.temperature,
+                   seed=0 if greedy else sample_index, max_tokens=self.max_tokens)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,12 +108,14 @@ def collect(
     on_planned: Callable[[str, int], None] | None = None,
     on_attempt: Callable[[ArmProgress], None] | None = None,
     build: Callable[[str], ArmBase] | None = None,
+    runner: Runner | None = None,
 ) -> CollectSummary:
     """Run (or resume) a collection; return what was done.
 
     ``problems`` must be prepared (expected outputs known). Arms are used one at a time (a local
-    model is loaded once, then closed before the next); within an arm, up to the arm's
-    concurrency requests are in flight, and each program is judged as soon as it arrives.
+    model is loaded once, then closed before the next); the jobs run on ``runner`` (default: a
+    :class:`~octoroute.collection.jobs.LocalRunner` on ``executor``, with ``build`` making the
+    arms), and this call records each attempt as it arrives: the log has one writer.
     ``on_planned(arm, n)`` is called before an arm starts with how many attempts it will make.
     """
     store.claim_run(run_id)
@@ -123,93 +123,39 @@ def collect(
     store.delete_arm_errors(run_id)  # arm failures of an earlier try are retried
     done = store.done_keys(run_id)
     summary = CollectSummary(run_id=run_id)
-    make = build or pool.build
+    where = runner or LocalRunner(executor, build)
     for spec in pool.specs:
-        todo = [
-            (p, k)
+        jobs = [
+            cfg.job(run_id, spec.name, p, k)
             for p in problems
             for k in range(cfg.samples)
             if AttemptKey(p.benchmark, p.id, spec.name, k, 1) not in done
         ]
-        summary.planned += len(todo)
-        summary.skipped += len(problems) * cfg.samples - len(todo)
+        summary.planned += len(jobs)
+        summary.skipped += len(problems) * cfg.samples - len(jobs)
         if on_planned is not None:
-            on_planned(spec.name, len(todo))
-        if not todo:
-            continue
+            on_planned(spec.name, len(jobs))
         # An arm that cannot start (a missing model, a dead endpoint) answers every request
         # with an arm error: it is logged as such and does not stop the other arms.
-        arm = make(spec.name)
-        try:
-            with ThreadPoolExecutor(max_workers=max(1, spec.concurrency)) as threads:
-                futures = [
-                    threads.submit(_one, store, executor, arm, p, k, cfg, run_id) for p, k in todo
-                ]
-                for fut in futures:
-                    attempt = fut.result()
-                    summary.recorded += 1
-                    summary.arm_errors += attempt.error is not None
-                    name = spec.name
-                    summary.completion_tokens[name] = (
-                        summary.completion_tokens.get(name, 0) + attempt.completion_tokens
+        for attempt in where.run(pool, spec.name, jobs):
+            store.record_attempt(attempt)
+            summary.recorded += 1
+            summary.arm_errors += attempt.error is not None
+            name = spec.name
+            summary.completion_tokens[name] = (
+                summary.completion_tokens.get(name, 0) + attempt.completion_tokens
+            )
+            summary.generation_seconds[name] = (
+                summary.generation_seconds.get(name, 0.0) + attempt.latency
+            )
+            if on_attempt is not None:
+                on_attempt(
+                    ArmProgress(
+                        spec.name,
+                        attempt.problem_id,
+                        bool(attempt.passed),
+                        attempt.error,
+                        attempt.completion_tokens,
                     )
-                    summary.generation_seconds[name] = (
-                        summary.generation_seconds.get(name, 0.0) + attempt.latency
-                    )
-                    if on_attempt is not None:
-                        on_attempt(
-                            ArmProgress(
-                                spec.name,
-                                attempt.problem_id,
-                                bool(attempt.passed),
-                                attempt.error,
-                                attempt.completion_tokens,
-                            )
-                        )
-        finally:
-            arm.close()
+                )
     return summary
-
-
-def _one(
-    store: Store,
-    executor: Executor,
-    arm: ArmBase,
-    problem: Problem,
-    sample_index: int,
-    cfg: CollectConfig,
-    run_id: str,
-) -> Attempt:
-    sampling = cfg.sampling(arm.sampling, sample_index)
-    started = time.time()
-    completion = arm.generate(problem, sampling)
-    prompt_hash = hash_text(f"{arm.style.value}\0{problem.prompt}")
-    return _judge_and_record(store, executor, run_id, problem, completion, sampling, started,
-                             sample_index=sample_index, prompt_hash=prompt_hash)  # fmt: skip
-
-
-def _judge_and_record(
-    store: Store,
-    executor: Executor,
-    run_id: str,
-    problem: Problem,
-    completion: Completion,
-    sampling: Sampling,
-    started: float,
-    **key: Any,
-) -> Attempt:
-    """Judge ``completion`` on the full ``problem`` (unless the arm failed), log the attempt
-    with its sampling and times and the ``key`` fields (sample index, parent, prompt hash)."""
-    verdict = executor.check(problem, completion.code) if completion.ok else None
-    attempt = Attempt.from_parts(
-        run_id,
-        problem,
-        completion,
-        verdict,
-        sampling=sampling.record(),
-        started_at=started,
-        finished_at=time.time(),
-        **key,
-    )
-    store.record_attempt(attempt)
-    return attempt

@@ -30,23 +30,19 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import time
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from octoroute.arms.base import ArmBase, Sampling
+from octoroute.arms.base import ArmBase
 from octoroute.arms.pool import Pool, register_arms
-from octoroute.arms.prompts import flatten_messages
-from octoroute.arms.repair import repair_request
-from octoroute.collection.collect import CollectConfig, _judge_and_record
-from octoroute.collection.collect import _one as _fresh
+from octoroute.collection.collect import CollectConfig
+from octoroute.collection.jobs import Job, LocalRunner, Runner
 from octoroute.episodes.fixrate import VISIBLE_PASSED, failure_kind
 from octoroute.episodes.tree import NodeRequest
 from octoroute.exceptions import ConfigError
 from octoroute.sandbox import Executor
-from octoroute.store import Store, hash_text
+from octoroute.store import Store
 from octoroute.types import Attempt, AttemptKey, Feedback, Problem
 
 __all__ = ["Failure", "GrowSummary", "RepairConfig", "RepairProgress", "RepairSummary",
@@ -75,9 +71,11 @@ class RepairConfig:
         if self.max_tokens < 1:
             raise ConfigError(f"max_tokens: expected a positive integer, found {self.max_tokens}")
 
-    def sampling(self, base: Sampling) -> Sampling:
-        """The sampling settings of every repair."""
-        return dataclasses.replace(base, temperature=0.0, seed=0, max_tokens=self.max_tokens)
+    def job(self, run_id: str, arm: str, problem: Problem, parent: Attempt,
+            feedback: Feedback | None) -> Job:  # fmt: skip
+        """The job of ``arm`` repairing ``parent`` (greedy) from its visible ``feedback``."""
+        return Job(run_id, arm, problem, sample_index=0, temperature=0.0, seed=0,
+                   max_tokens=self.max_tokens, parent=parent, feedback=feedback)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +209,7 @@ def collect_repairs(
     on_planned: Callable[[str, int], None] | None = None,
     on_repair: Callable[[RepairProgress], None] | None = None,
     build: Callable[[str], ArmBase] | None = None,
+    runner: Runner | None = None,
 ) -> RepairSummary:
     """Run (or resume) a repair collection; return what was done (see the module doc).
 
@@ -241,6 +240,7 @@ def collect_repairs(
     store.delete_arm_errors(run_id)  # arm failures of an earlier try are retried
     done = store.done_keys(run_id)
     feedback: dict[int, Feedback | None] = {}
+    where = runner or LocalRunner(executor, build)
     for spec in pool.specs:
         todo = [
             f
@@ -255,35 +255,19 @@ def collect_repairs(
             continue
         for f in todo:  # visible feedback once per failure, shared by every repairer
             _visible_feedback(executor, problem_of(f), f.attempt, feedback)
-        arm = (build or pool.build)(spec.name)
-        try:
-            with ThreadPoolExecutor(max_workers=max(1, spec.concurrency)) as threads:
-                sampling = cfg.sampling(arm.sampling)
-                futures = [
-                    threads.submit(
-                        _repair,
-                        store,
-                        executor,
-                        arm,
-                        f.attempt,
-                        feedback[f.id],
-                        problem_of(f),
-                        sampling,
-                        run_id,
-                    )
-                    for f in todo
-                ]
-                for f, fut in zip(todo, futures, strict=True):
-                    attempt = fut.result()
-                    summary.recorded += 1
-                    summary.passed += bool(attempt.passed)
-                    summary.arm_errors += attempt.error is not None
-                    if on_repair is not None:
-                        error = None if attempt.error is None else attempt.error.value
-                        on_repair(RepairProgress(spec.name, f.attempt.arm, attempt.problem_id,
-                                                 bool(attempt.passed), error))  # fmt: skip
-        finally:
-            arm.close()
+        jobs = [cfg.job(run_id, spec.name, problem_of(f), f.attempt, feedback[f.id]) for f in todo]
+        source = {f.id: f.attempt.arm for f in todo}
+        for attempt in where.run(pool, spec.name, jobs):
+            store.record_attempt(attempt)
+            summary.recorded += 1
+            summary.passed += bool(attempt.passed)
+            summary.arm_errors += attempt.error is not None
+            if on_repair is not None:
+                error = None if attempt.error is None else attempt.error.value
+                assert attempt.parent_attempt_id is not None  # every job here is a repair
+                parent_arm = source[attempt.parent_attempt_id]
+                on_repair(RepairProgress(spec.name, parent_arm, attempt.problem_id,
+                                         bool(attempt.passed), error))  # fmt: skip
     return summary
 
 
@@ -296,31 +280,6 @@ def _visible_feedback(
     if parent.id not in cache:
         cache[parent.id] = executor.check(problem.visible_only(), parent.code).feedback
     return cache[parent.id]
-
-
-def _repair(
-    store: Store,
-    executor: Executor,
-    arm: ArmBase,
-    parent: Attempt,
-    feedback: Feedback | None,
-    problem: Problem,
-    base: Sampling,
-    run_id: str,
-) -> Attempt:
-    """Repair ``parent`` with ``arm`` from its visible ``feedback``; judge in full; log."""
-    assert parent.id is not None  # a parent read from a store carries its id
-    view = problem.visible_only()  # what the repairing arm may see
-    request = repair_request(view, parent.code, feedback, arm.style)
-    sampling = base.with_stop(request.stop)
-    started = time.time()
-    completion = arm.generate(request.messages, sampling, problem=view)
-    return _judge_and_record(
-        store, executor, run_id, problem, completion, sampling, started,
-        sample_index=parent.id, attempt_number=parent.attempt_number + 1,
-        parent_attempt_id=parent.id,
-        prompt_hash=hash_text(f"{arm.style.value}\0{flatten_messages(request.messages)}"),
-    )  # fmt: skip
 
 
 @dataclass
@@ -348,6 +307,7 @@ def grow(
     on_planned: Callable[[str, int], None] | None = None,
     on_node: Callable[[Attempt], None] | None = None,
     build: Callable[[str], ArmBase] | None = None,
+    runner: Runner | None = None,
 ) -> GrowSummary:
     """Generate the missing episode-tree nodes ``requests`` and log them in ``run_id``.
 
@@ -390,38 +350,29 @@ def grow(
     done = store.done_keys(run_id)
     unique = list(dict.fromkeys(requests))
     summary = GrowSummary(run_id, requested=len(unique))
-    fresh_cfg = CollectConfig(
-        unique[0].benchmark if unique else "",
-        samples=1 + max((r.sample_index for r in unique), default=0),
-        temperature=temperature,
-        max_tokens=cfg.max_tokens,
-    )
+    fresh_cfg = CollectConfig("", temperature=temperature, max_tokens=cfg.max_tokens)
     feedback: dict[int, Feedback | None] = {}
+    where = runner or LocalRunner(executor, build)
     for spec in pool.specs:
         todo = [r for r in unique if r.arm == spec.name and key(r) not in done]
         summary.skipped += sum(r.arm == spec.name for r in unique) - len(todo)
         if on_planned is not None:
             on_planned(spec.name, len(todo))
-        if not todo:
-            continue
-        arm = (build or pool.build)(spec.name)
-        try:
-            for r in todo:
-                problem = by_key[(r.benchmark, r.problem_id)]
-                if r.parent_id is None:
-                    attempt = _fresh(store, executor, arm, problem, r.sample_index, fresh_cfg,
-                                     run_id)  # fmt: skip
-                else:
-                    parent = parents[r.parent_id]
-                    shown = _visible_feedback(executor, problem, parent, feedback)
-                    attempt = _repair(store, executor, arm, parent, shown, problem,
-                                      cfg.sampling(arm.sampling), run_id)  # fmt: skip
-                summary.recorded += 1
-                summary.passed += bool(attempt.passed)
-                summary.arm_errors += attempt.error is not None
-                summary.per_arm[spec.name] = summary.per_arm.get(spec.name, 0) + 1
-                if on_node is not None:
-                    on_node(attempt)
-        finally:
-            arm.close()
+        jobs = []
+        for r in todo:
+            problem = by_key[(r.benchmark, r.problem_id)]
+            if r.parent_id is None:
+                jobs.append(fresh_cfg.job(run_id, spec.name, problem, r.sample_index))
+            else:
+                parent = parents[r.parent_id]
+                shown = _visible_feedback(executor, problem, parent, feedback)
+                jobs.append(cfg.job(run_id, spec.name, problem, parent, shown))
+        for attempt in where.run(pool, spec.name, jobs):
+            store.record_attempt(attempt)
+            summary.recorded += 1
+            summary.passed += bool(attempt.passed)
+            summary.arm_errors += attempt.error is not None
+            summary.per_arm[spec.name] = summary.per_arm.get(spec.name, 0) + 1
+            if on_node is not None:
+                on_node(attempt)
     return summary
