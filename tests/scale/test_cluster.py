@@ -127,7 +127,7 @@ def test_a_worker_killed_mid_run_leaves_every_attempt_logged_once(
 
     def kill_one(p: ArmProgress) -> None:
         if p.arm == "endpoint" and not killed:
-            pid = ray.get(runner.actors[0].pid.remote())
+            pid = ray.get(runner.actors["endpoint"][0].pid.remote())
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
 

@@ -121,6 +121,7 @@ class FlakyRunner:
 
     executor: Executor
     stop_after: int | None = None
+    arms_at_once: bool = False
 
     def run(self, pool: Pool, arm: str, jobs: Sequence[Job]) -> Iterator[Attempt]:
         w = Workers(self.executor, dies={0})
@@ -130,19 +131,24 @@ class FlakyRunner:
             yield attempt
 
 
+@pytest.mark.parametrize("at_once", [False, True], ids=["arm by arm", "arms at once"])
 def test_the_writer_logs_every_key_once_through_lost_workers_and_a_killed_driver(
-    problems: list[Problem], tmp_path: Path
+    problems: list[Problem], tmp_path: Path, at_once: bool
 ) -> None:
     pool = scripted_pool({"a": PromptStyle.CHAT, "b": PromptStyle.COMPLETION})
     cfg = CollectConfig("humaneval", samples=2)
     planned = len(problems) * 2 * len(pool.specs)
     with Executor(workers=2) as ex, open_store(tmp_path / "log.db") as store:
+        killed = FlakyRunner(ex, stop_after=5, arms_at_once=at_once)
         with pytest.raises(KeyboardInterrupt):
-            collect(store, ex, pool, problems, cfg, "r", runner=FlakyRunner(ex, stop_after=5))
-        assert store.count_attempts("r") == 5
-        summary = collect(store, ex, pool, problems, cfg, "r", runner=FlakyRunner(ex))
-        assert (summary.recorded, summary.skipped) == (planned - 5, 5)
+            collect(store, ex, pool, problems, cfg, "r", runner=killed)
+        before = store.count_attempts("r")
+        assert 5 <= before < planned
+        runner = FlakyRunner(ex, arms_at_once=at_once)
+        summary = collect(store, ex, pool, problems, cfg, "r", runner=runner)
+        assert (summary.recorded, summary.skipped) == (planned - before, before)
         keys = [a.key for a in store.attempts("r")]
         assert len(keys) == len(set(keys)) == planned
-        again = collect(store, ex, pool, problems, cfg, "r", runner=FlakyRunner(ex))
+        assert {a.arm for a in store.attempts("r")} == {"a", "b"}
+        again = collect(store, ex, pool, problems, cfg, "r", runner=runner)
         assert (again.recorded, again.skipped) == (0, planned)

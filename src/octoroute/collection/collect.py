@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from octoroute.arms.base import ArmBase
 from octoroute.arms.pool import Pool, register_arms
-from octoroute.collection.jobs import Job, LocalRunner, Runner
+from octoroute.collection.jobs import Job, LocalRunner, Runner, run_arms
 from octoroute.sandbox import Executor
 from octoroute.store import Store
 from octoroute.types import ArmErrorKind, AttemptKey, Problem
@@ -112,11 +112,12 @@ def collect(
 ) -> CollectSummary:
     """Run (or resume) a collection; return what was done.
 
-    ``problems`` must be prepared (expected outputs known). Arms are used one at a time (a local
-    model is loaded once, then closed before the next); the jobs run on ``runner`` (default: a
-    :class:`~octoroute.collection.jobs.LocalRunner` on ``executor``, with ``build`` making the
-    arms), and this call records each attempt as it arrives: the log has one writer.
-    ``on_planned(arm, n)`` is called before an arm starts with how many attempts it will make.
+    ``problems`` must be prepared (expected outputs known). The jobs run on ``runner`` (default:
+    a :class:`~octoroute.collection.jobs.LocalRunner` on ``executor``, with ``build`` making the
+    arms: one arm at a time, a local model loaded once, then closed before the next; a Ray
+    runner takes every arm at once), and this call records each attempt as it arrives: the log
+    has one writer. ``on_planned(arm, n)`` is called for every arm, before any starts, with how
+    many attempts it will make.
     """
     store.claim_run(run_id)
     _register(store, run_id, pool, cfg, problems)
@@ -124,38 +125,31 @@ def collect(
     done = store.done_keys(run_id)
     summary = CollectSummary(run_id=run_id)
     where = runner or LocalRunner(executor, build)
+    jobs: dict[str, list[Job]] = {}
     for spec in pool.specs:
-        jobs = [
+        jobs[spec.name] = [
             cfg.job(run_id, spec.name, p, k)
             for p in problems
             for k in range(cfg.samples)
             if AttemptKey(p.benchmark, p.id, spec.name, k, 1) not in done
         ]
-        summary.planned += len(jobs)
-        summary.skipped += len(problems) * cfg.samples - len(jobs)
+        summary.planned += len(jobs[spec.name])
+        summary.skipped += len(problems) * cfg.samples - len(jobs[spec.name])
         if on_planned is not None:
-            on_planned(spec.name, len(jobs))
-        # An arm that cannot start (a missing model, a dead endpoint) answers every request
-        # with an arm error: it is logged as such and does not stop the other arms.
-        for attempt in where.run(pool, spec.name, jobs):
-            store.record_attempt(attempt)
-            summary.recorded += 1
-            summary.arm_errors += attempt.error is not None
-            name = spec.name
-            summary.completion_tokens[name] = (
-                summary.completion_tokens.get(name, 0) + attempt.completion_tokens
-            )
-            summary.generation_seconds[name] = (
-                summary.generation_seconds.get(name, 0.0) + attempt.latency
-            )
-            if on_attempt is not None:
-                on_attempt(
-                    ArmProgress(
-                        spec.name,
-                        attempt.problem_id,
-                        bool(attempt.passed),
-                        attempt.error,
-                        attempt.completion_tokens,
-                    )
-                )
+            on_planned(spec.name, len(jobs[spec.name]))
+    # An arm that cannot start (a missing model, a dead endpoint) answers every request
+    # with an arm error: it is logged as such and does not stop the other arms.
+    for name, attempt in run_arms(where, pool, jobs):
+        store.record_attempt(attempt)
+        summary.recorded += 1
+        summary.arm_errors += attempt.error is not None
+        summary.completion_tokens[name] = (
+            summary.completion_tokens.get(name, 0) + attempt.completion_tokens
+        )
+        summary.generation_seconds[name] = (
+            summary.generation_seconds.get(name, 0.0) + attempt.latency
+        )
+        if on_attempt is not None:
+            on_attempt(ArmProgress(name, attempt.problem_id, bool(attempt.passed), attempt.error,
+                                   attempt.completion_tokens))  # fmt: skip
     return summary

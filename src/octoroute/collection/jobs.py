@@ -16,8 +16,10 @@ this process; :class:`octoroute.scale.RayRunner` runs them on a Ray cluster.
 from __future__ import annotations
 
 import dataclasses
+import queue
+import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Protocol
@@ -30,7 +32,7 @@ from octoroute.sandbox import Executor
 from octoroute.store import hash_text
 from octoroute.types import Attempt, AttemptKey, Feedback, Problem
 
-__all__ = ["Job", "LocalRunner", "Runner", "perform"]
+__all__ = ["Job", "LocalRunner", "Runner", "perform", "run_arms"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,12 +113,68 @@ class Runner(Protocol):
     """Where jobs run: performs one arm's jobs and yields each attempt as it finishes.
 
     Every job's attempt is yielded once (an arm failure is an attempt with its error); the
-    order is the order of finishing. The runner never writes to the log.
+    order is the order of finishing. The runner never writes to the log. A runner whose
+    ``arms_at_once`` is true runs several arms' jobs at the same time (each arm on its own
+    workers); otherwise one arm after the other (a local model is loaded once, then closed).
     """
+
+    arms_at_once: bool
 
     def run(self, pool: Pool, arm: str, jobs: Sequence[Job]) -> Iterator[Attempt]:
         """Perform ``jobs`` (all of arm ``arm`` of ``pool``); yield their attempts."""
         ...
+
+
+def run_arms(
+    runner: Runner, pool: Pool, jobs: Mapping[str, Sequence[Job]]
+) -> Iterator[tuple[str, Attempt]]:
+    """Every arm's jobs on ``runner``: ``(arm, attempt)`` as attempts finish, in this thread.
+
+    Arms go one after the other, or all at once when the runner can (each arm's stream drained
+    by a thread of its own into one queue; the caller, the log's writer, stays in this thread).
+    The first error of any arm is raised here once the other arms have stopped.
+    """
+    arms = [arm for arm, todo in jobs.items() if todo]
+    if not runner.arms_at_once or len(arms) < 2:
+        for arm in arms:
+            for attempt in runner.run(pool, arm, jobs[arm]):
+                yield arm, attempt
+        return
+    out: queue.Queue[tuple[str, Attempt | None, BaseException | None]] = queue.Queue()
+    stop = threading.Event()
+
+    def drain(arm: str) -> None:
+        try:
+            for attempt in runner.run(pool, arm, jobs[arm]):
+                if stop.is_set():
+                    break
+                out.put((arm, attempt, None))
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread
+            out.put((arm, None, exc))
+        finally:
+            out.put((arm, None, None))
+
+    threads = [threading.Thread(target=drain, args=(a,), daemon=True) for a in arms]
+    for t in threads:
+        t.start()
+    failure: BaseException | None = None
+    try:
+        running = len(arms)
+        while running:
+            arm, got, exc = out.get()
+            if got is not None:
+                yield arm, got
+            elif exc is not None:
+                failure = failure or exc
+                stop.set()
+            else:
+                running -= 1
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    if failure is not None:
+        raise failure
 
 
 @dataclass
@@ -128,6 +186,7 @@ class LocalRunner:
 
     executor: Executor
     build: Callable[[str], ArmBase] | None = None
+    arms_at_once: bool = False
 
     def run(self, pool: Pool, arm: str, jobs: Sequence[Job]) -> Iterator[Attempt]:
         """Perform ``jobs`` here; yield their attempts as they finish."""

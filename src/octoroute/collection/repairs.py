@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from octoroute.arms.base import ArmBase
 from octoroute.arms.pool import Pool, register_arms
 from octoroute.collection.collect import CollectConfig
-from octoroute.collection.jobs import Job, LocalRunner, Runner
+from octoroute.collection.jobs import Job, LocalRunner, Runner, run_arms
 from octoroute.episodes.fixrate import VISIBLE_PASSED, failure_kind
 from octoroute.episodes.tree import NodeRequest
 from octoroute.exceptions import ConfigError
@@ -241,6 +241,8 @@ def collect_repairs(
     done = store.done_keys(run_id)
     feedback: dict[int, Feedback | None] = {}
     where = runner or LocalRunner(executor, build)
+    jobs: dict[str, list[Job]] = {}
+    source = {f.id: f.attempt.arm for f in kept}
     for spec in pool.specs:
         todo = [
             f
@@ -251,23 +253,22 @@ def collect_repairs(
         summary.skipped += len(kept) - len(todo)
         if on_planned is not None:
             on_planned(spec.name, len(todo))
-        if not todo:
-            continue
         for f in todo:  # visible feedback once per failure, shared by every repairer
             _visible_feedback(executor, problem_of(f), f.attempt, feedback)
-        jobs = [cfg.job(run_id, spec.name, problem_of(f), f.attempt, feedback[f.id]) for f in todo]
-        source = {f.id: f.attempt.arm for f in todo}
-        for attempt in where.run(pool, spec.name, jobs):
-            store.record_attempt(attempt)
-            summary.recorded += 1
-            summary.passed += bool(attempt.passed)
-            summary.arm_errors += attempt.error is not None
-            if on_repair is not None:
-                error = None if attempt.error is None else attempt.error.value
-                assert attempt.parent_attempt_id is not None  # every job here is a repair
-                parent_arm = source[attempt.parent_attempt_id]
-                on_repair(RepairProgress(spec.name, parent_arm, attempt.problem_id,
-                                         bool(attempt.passed), error))  # fmt: skip
+        jobs[spec.name] = [
+            cfg.job(run_id, spec.name, problem_of(f), f.attempt, feedback[f.id]) for f in todo
+        ]
+    for name, attempt in run_arms(where, pool, jobs):
+        store.record_attempt(attempt)
+        summary.recorded += 1
+        summary.passed += bool(attempt.passed)
+        summary.arm_errors += attempt.error is not None
+        if on_repair is not None:
+            error = None if attempt.error is None else attempt.error.value
+            assert attempt.parent_attempt_id is not None  # every job here is a repair
+            parent_arm = source[attempt.parent_attempt_id]
+            on_repair(RepairProgress(name, parent_arm, attempt.problem_id,
+                                     bool(attempt.passed), error))  # fmt: skip
     return summary
 
 
@@ -353,26 +354,27 @@ def grow(
     fresh_cfg = CollectConfig("", temperature=temperature, max_tokens=cfg.max_tokens)
     feedback: dict[int, Feedback | None] = {}
     where = runner or LocalRunner(executor, build)
+    jobs: dict[str, list[Job]] = {}
     for spec in pool.specs:
         todo = [r for r in unique if r.arm == spec.name and key(r) not in done]
         summary.skipped += sum(r.arm == spec.name for r in unique) - len(todo)
         if on_planned is not None:
             on_planned(spec.name, len(todo))
-        jobs = []
+        jobs[spec.name] = []
         for r in todo:
             problem = by_key[(r.benchmark, r.problem_id)]
             if r.parent_id is None:
-                jobs.append(fresh_cfg.job(run_id, spec.name, problem, r.sample_index))
+                jobs[spec.name].append(fresh_cfg.job(run_id, spec.name, problem, r.sample_index))
             else:
                 parent = parents[r.parent_id]
                 shown = _visible_feedback(executor, problem, parent, feedback)
-                jobs.append(cfg.job(run_id, spec.name, problem, parent, shown))
-        for attempt in where.run(pool, spec.name, jobs):
-            store.record_attempt(attempt)
-            summary.recorded += 1
-            summary.passed += bool(attempt.passed)
-            summary.arm_errors += attempt.error is not None
-            summary.per_arm[spec.name] = summary.per_arm.get(spec.name, 0) + 1
-            if on_node is not None:
-                on_node(attempt)
+                jobs[spec.name].append(cfg.job(run_id, spec.name, problem, parent, shown))
+    for name, attempt in run_arms(where, pool, jobs):
+        store.record_attempt(attempt)
+        summary.recorded += 1
+        summary.passed += bool(attempt.passed)
+        summary.arm_errors += attempt.error is not None
+        summary.per_arm[name] = summary.per_arm.get(name, 0) + 1
+        if on_node is not None:
+            on_node(attempt)
     return summary

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -101,14 +102,22 @@ class RayRunner:
     workers: int | None = None
     sandbox_workers: int = 1
     max_losses: int = 3
-    actors: list[Any] = field(default_factory=list, init=False, repr=False)
-    """The actors of the arm being run (empty between arms)."""
+    arms_at_once: bool = True
+    """Every arm's jobs at the same time, each arm on its own actors."""
+    actors: dict[str, list[Any]] = field(default_factory=dict, init=False, repr=False)
+    """The actors of each arm being run."""
     _problems: dict[tuple[str, str], Any] = field(default_factory=dict, init=False, repr=False)
     _joined: bool = field(default=False, init=False, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def connect(self, pool: Pool) -> Any:
         """Join (or start) the cluster once; the ``ray`` module."""
         ray = _ray()
+        with self._lock:  # arms run at once start together: one of them joins
+            self._join(ray, pool)
+        return ray
+
+    def _join(self, ray: Any, pool: Pool) -> None:
         if not ray.is_initialized():
             quiet: dict[str, Any] = {"log_to_driver": False, "logging_level": "ERROR",
                                      "configure_logging": False}  # fmt: skip
@@ -121,7 +130,6 @@ class RayRunner:
                     raise ConfigError(f"--ray {self.address}: no Ray cluster answers there "
                                       f"({exc})") from exc  # fmt: skip
             self._joined = True
-        return ray
 
     def close(self) -> None:
         """Leave the cluster this runner joined (a local instance it started stops)."""
@@ -157,7 +165,7 @@ class RayRunner:
         if not jobs:
             return
         ray = self.connect(pool)
-        self.actors = actors = self._actors(ray, pool, arm)
+        self.actors[arm] = actors = self._actors(ray, pool, arm)
         lost = (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError)
 
         def result(ref: Any) -> Attempt:
@@ -193,4 +201,4 @@ class RayRunner:
                 with contextlib.suppress(Exception):
                     ray.get(actor.close.remote(), timeout=30)
                 ray.kill(actor)
-            self.actors = []
+            self.actors.pop(arm, None)

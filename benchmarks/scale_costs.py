@@ -2,9 +2,11 @@
 worker (the problem's visible part, the sampling, a repair's parent) and the pickled attempt
 sent back (program, verdicts, tokens, cost); once per problem and node, the full problem with
 its hidden tests, through Ray's object store. Over every problem of HumanEval+ and MBPP+ and
-every attempt of the shipped log. The figures behind docs/MULTI_NODE.md::
+every attempt of the shipped log. Then the one writer's pace: the shipped log's attempts
+recorded one transaction each, as the driver records them, into a new outcome log on this
+machine's disk. The figures behind docs/MULTI_NODE.md::
 
-    .venv/bin/python benchmarks/job_bytes.py
+    OCTOROUTE_DATA_DIR=DIR .venv/bin/python benchmarks/scale_costs.py
 """
 
 from __future__ import annotations
@@ -13,6 +15,10 @@ import dataclasses
 import importlib.resources
 import pickle
 import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
 
 
 def _row(name: str, sizes: list[int]) -> str:
@@ -50,6 +56,26 @@ def main() -> None:
     print(head + "   (KiB, pickled)")
     print("-" * len(head))
     print("\n".join(rows))
+    print(f"one writer: {_writer_rate(attempts):.0f} attempts/s recorded (a transaction each)")
+
+
+def _writer_rate(attempts: list[Any]) -> float:
+    """Attempts per second :meth:`Store.record_attempt` logs into a new log (this disk)."""
+    from octoroute.store import open_store
+    from octoroute.tasks import load_benchmark
+
+    with tempfile.TemporaryDirectory() as tmp, open_store(Path(tmp) / "log.db") as store:
+        store.add_run("bench", config={"kind": "collect"})
+        for arm in sorted({a.arm for a in attempts}):
+            store.add_arm(arm, backend="llamacpp", model=arm, cost_unit="flops")
+        for bench in sorted({a.benchmark for a in attempts}):
+            store.add_problems(load_benchmark(bench))
+        start = time.perf_counter()
+        for a in attempts:
+            store.record_attempt(
+                dataclasses.replace(a, id=None, run_id="bench", parent_attempt_id=None)
+            )
+        return len(attempts) / (time.perf_counter() - start)
 
 
 if __name__ == "__main__":
