@@ -4,6 +4,8 @@ This is one of the two modules that know every package (with :mod:`octoroute.cli
 arms from :mod:`octoroute.arms`, judges their code with the :mod:`octoroute.sandbox` executor and
 logs each attempt in the :mod:`octoroute.store` outcome log.
 
+The jobs run on a :class:`~octoroute.collection.jobs.Runner` (threads here by default, or a
+Ray cluster); this loop records every attempt as it comes back, so the log has one writer.
 Resumable by construction: each attempt is written in its own transaction under a unique key
 (run, benchmark, problem, arm, sample), and a run skips the keys it already holds, so a run
 killed at any point and started again finishes with every attempt present exactly once.
