@@ -91,3 +91,11 @@ def test_episodes_replays_the_shipped_export_read_only() -> None:
         assert set(row["gain_vs_largest"]) == {"mean", "ci95"}
     refused = _episodes(*common, "--grow")
     assert refused.returncode == 2 and "import attempts" in refused.stderr
+
+
+def test_ray_without_grow_is_refused(tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    with open_store(db):
+        pass
+    out = _episodes("--db", str(db), "--benchmark", "humaneval", "--ray", "local")
+    assert out.returncode == 2 and "--ray runs the growth of --grow" in out.stderr

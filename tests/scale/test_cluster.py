@@ -91,7 +91,7 @@ name = "endpoint"
 backend = "openai"
 model = "fake-model"
 endpoint = "{url}"
-concurrency = 1
+concurrency = 2
 cost = {{ unit = "flops", parameters = 1000000 }}
 """
     if local:
@@ -146,7 +146,7 @@ def test_a_worker_killed_mid_run_leaves_every_attempt_logged_once(
     assert summary.recorded == planned == len(keys) == len({k[:5] for k in keys})
     assert summary.arm_errors == 0 and all(k[5] is None for k in keys)
     assert pids_seen == set(pool.names)
-    # Both nodes' actors called the endpoint, each with a sandbox of its own.
+    # Two workers (the endpoint's concurrency) called it, each judging in its own sandbox.
     assert fake_endpoint.posts >= 12
 
 

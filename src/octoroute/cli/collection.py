@@ -64,21 +64,28 @@ def collect(
         run_id = run or f"collect/{bench}"
         with open_store(db) as store:
             store.claim_run(run_id)  # before the sandbox starts: a second writer stops at once
-            with Executor(workers=workers) as ex, ray_runner(ray) as runner, progress() as bar:
+            with (
+                Executor(workers=workers) as ex,
+                ray_runner(ray, the_pool) as runner,
+                progress() as bar,
+            ):
                 prepared = prepare_with_bar(bar, problems, ex)
                 tasks: dict[str, Any] = {}
                 started: dict[str, float] = {}
 
                 def planned(arm: str, n: int) -> None:
                     tasks[arm] = bar.add_task(f"{arm}", total=n, rate="")
-                    started[arm] = time.monotonic()
 
                 def done(p: Any) -> None:
+                    # An arm's clock starts at its first attempt: arms run one after the
+                    # other here (all are planned first), at once on a cluster.
                     t = tasks[p.arm]
                     bar.advance(t)
                     n = bar.tasks[[x.id for x in bar.tasks].index(t)].completed
-                    rate = n / max(1e-9, time.monotonic() - started[p.arm])
-                    bar.update(t, rate=f"{rate:.2f}/s")
+                    first = started.setdefault(p.arm, time.monotonic())
+                    if n > 1:
+                        rate = (n - 1) / max(1e-9, time.monotonic() - first)
+                        bar.update(t, rate=f"{rate:.2f}/s")
 
                 summary = run_collect(store, ex, the_pool, prepared, cfg, run_id,
                                       on_planned=planned, on_attempt=done,

@@ -16,6 +16,7 @@ from octoroute.cli.progress import job_progress
 from octoroute.types import Problem
 
 if TYPE_CHECKING:
+    from octoroute.arms.pool import Pool
     from octoroute.collection.jobs import Runner
 
 console = Console(stderr=True, soft_wrap=True)
@@ -43,9 +44,10 @@ RayOpt = Annotated[
 
 
 @contextmanager
-def ray_runner(address: str | None) -> Iterator[Runner | None]:
-    """The Ray runner for ``--ray ADDRESS`` (None without it: jobs run here, Ray never imported);
-    the cluster is left, and a local instance stopped, on exit."""
+def ray_runner(address: str | None, pool: Pool) -> Iterator[Runner | None]:
+    """The Ray runner for ``--ray ADDRESS`` (None without it: jobs run here, Ray never imported),
+    joined to its cluster in this thread; the cluster is left, and a local instance stopped, on
+    exit."""
     if address is None:
         yield None
         return
@@ -53,6 +55,7 @@ def ray_runner(address: str | None) -> Iterator[Runner | None]:
 
     runner = RayRunner(address)
     try:
+        runner.connect(pool)
         yield runner
     finally:
         runner.close()

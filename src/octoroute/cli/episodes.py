@@ -28,6 +28,7 @@ from octoroute.exceptions import ConfigError, OctorouteError
 
 if TYPE_CHECKING:
     from octoroute.arms.pool import Pool
+    from octoroute.collection.jobs import Runner
     from octoroute.episodes.tree import NodeRequest
     from octoroute.store import Store
     from octoroute.types import Attempt, Problem
@@ -81,13 +82,13 @@ def _grow_round(
     missing: list[NodeRequest],
     run_id: str,
     workers: int | None,
-    ray: str | None,
+    runner: Runner | None,
 ) -> list[Problem]:
     """Generate ``missing`` with a progress bar; return the prepared problems (cached)."""
     from octoroute.collection.repairs import RepairConfig, grow
     from octoroute.sandbox import Executor
 
-    with Executor(workers=workers) as ex, ray_runner(ray) as runner, job_progress(_err) as bar:
+    with Executor(workers=workers) as ex, job_progress(_err) as bar:
         if prepared is None:
             wanted = [p for p in problems if (p.benchmark, p.id) in chosen]
             prepared = prepare_with_bar(bar, wanted, ex)
@@ -174,10 +175,13 @@ def episodes_command(
         if export and grow_nodes:
             raise ConfigError(f"--grow writes to an outcome log (.db), not to the export {db}: "
                               "octoroute import attempts it into one first")  # fmt: skip
+        if ray is not None and not grow_nodes:
+            raise ConfigError("--ray runs the growth of --grow: a replay alone generates nothing")
         with (
             contextlib.nullcontext() if export else open_store(
                 db, create=False, readonly=not grow_nodes) as store,
             open_featurizer(featurizer, N_FEATURES) as base,
+            ray_runner(ray, the_pool) as runner,  # one cluster session for every round
         ):  # fmt: skip
             exported = [a for a in read_log(db) if a.benchmark == bench] if export else []
 
@@ -219,7 +223,7 @@ def episodes_command(
                 _err.print(f"  growing {len(missing)} missing attempts ({fresh} fresh samples, "
                            f"{len(missing) - fresh} repairs)")  # fmt: skip
                 prepared = _grow_round(store, the_pool, problems, chosen, prepared, missing,
-                                       f"grow/{bench}", workers, ray)  # fmt: skip
+                                       f"grow/{bench}", workers, runner)  # fmt: skip
             summary = summarize_scores(scores, trees, sset.baseline, reference_cost)
             summary["outcome_model"] = outcome_model_quality(trees, feats)
             summary["benchmark"] = bench

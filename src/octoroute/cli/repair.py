@@ -87,7 +87,7 @@ def repair_collect_command(
             store.claim_run(run_id)  # before the sandbox starts: a second writer stops at once
             with (
                 Executor(workers=workers) as ex,
-                ray_runner(ray) as runner,
+                ray_runner(ray, the_pool) as runner,
                 job_progress(_err) as bar,
             ):
                 prepared = prepare_with_bar(bar, problems, ex)

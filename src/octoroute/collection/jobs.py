@@ -125,6 +125,10 @@ class Runner(Protocol):
         ...
 
 
+JOIN_WAIT = 120.0
+"""Seconds an arm's thread gets to stop after the caller stopped reading (its jobs in flight)."""
+
+
 def run_arms(
     runner: Runner, pool: Pool, jobs: Mapping[str, Sequence[Job]]
 ) -> Iterator[tuple[str, Attempt]]:
@@ -171,8 +175,8 @@ def run_arms(
                 running -= 1
     finally:
         stop.set()
-        for t in threads:
-            t.join()
+        for t in threads:  # each stops at its next attempt; a stuck one is left (daemon)
+            t.join(timeout=JOIN_WAIT)
     if failure is not None:
         raise failure
 

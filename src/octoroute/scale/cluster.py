@@ -43,6 +43,10 @@ def _ray() -> Any:
     return ray
 
 
+WAIT_CHECK = 30.0
+"""Seconds without any finished job after which the runner checks that its workers can exist."""
+CLOSE_WAIT = 10.0
+"""Seconds an arm's actors get to unload their model and stop their sandbox."""
 PROBLEMS_KEPT = 16
 """Full problems a worker keeps deserialized (the jobs of one problem tend to come together)."""
 
@@ -51,9 +55,13 @@ class ArmWorker:
     """One arm and one sandbox on a cluster node (made a Ray actor by :class:`RayRunner`)."""
 
     def __init__(self, pool: Pool, arm: str, sandbox_workers: int) -> None:
+        from octoroute.arms.models import model_path
         from octoroute.sandbox import Executor
 
-        self.arm = pool.build(arm)
+        spec = pool.spec(arm)
+        # A default-pool model is found where this node installed it, not where the driver did.
+        self.arm = pool.build(arm, **({"path": model_path(spec.local_model)} if spec.local_model
+                                      else {}))  # fmt: skip
         self.executor = Executor(workers=sandbox_workers).start()
         self.problems: OrderedDict[tuple[str, str], Problem] = OrderedDict()
 
@@ -94,8 +102,8 @@ class RayRunner:
     ``address`` is a cluster's address (``HOST:PORT``, or ``auto`` for the cluster this node
     belongs to) or :data:`LOCAL`, which starts Ray on this machine with one ``model:NAME`` unit
     for each local model installed here. ``workers`` caps the actors per arm (default: one per
-    unit of a local model's resource, one per node for an endpoint arm); each actor has
-    ``sandbox_workers`` sandbox workers and takes up to the arm's concurrency jobs at a time.
+    unit of a local model's resource; for an endpoint arm its concurrency, at most one per CPU
+    of the cluster); each actor has ``sandbox_workers`` sandbox workers.
     """
 
     address: str = LOCAL
@@ -138,15 +146,28 @@ class RayRunner:
             _ray().shutdown()
             self._joined = False
 
-    def _actors(self, ray: Any, pool: Pool, arm: str) -> list[Any]:
+    def _actors(self, ray: Any, pool: Pool, arm: str) -> tuple[list[Any], int]:
+        """The arm's actors and the jobs each takes at a time.
+
+        An endpoint arm gets as many one-job actors as its concurrency allows (at most one per
+        CPU of the cluster), spread over the nodes: the endpoint sees no more requests at
+        once than its ``concurrency`` says, and each answer is judged by its own actor. A local
+        model's arm gets one actor per unit of its resource, each taking up to the arm's
+        concurrency jobs (llama.cpp's slots queue them), as a local collection does.
+        """
         spec = pool.spec(arm)
         resource = model_resource(spec)
         if resource is None:
-            nodes = sum(1 for n in ray.nodes() if n.get("Alive"))
-            count = self.workers or max(1, nodes)
+            cpus = int(ray.cluster_resources().get("CPU", 1))
+            count = self.workers or max(1, min(spec.concurrency, cpus))
             needs: dict[str, Any] = {"scheduling_strategy": "SPREAD"}
+            capacity = 1
         else:
             units = int(ray.cluster_resources().get(resource, 0))
+            if units < 1 and self.address == LOCAL:
+                raise ConfigError(f"arm {arm}: its model is not installed on this machine "
+                                  f"({spec.path}): octoroute models install, or name a cluster "
+                                  "whose nodes hold it with --ray HOST:PORT")  # fmt: skip
             if units < 1:
                 raise ConfigError(
                     f"arm {arm}: no node of the Ray cluster offers {resource!r}; start the node "
@@ -154,51 +175,68 @@ class RayRunner:
                 )
             count = min(units, self.workers or units)
             needs = {"resources": {resource: 1}}
+            capacity = max(1, spec.concurrency)
         remote = ray.remote(ArmWorker).options(
-            num_cpus=0, max_restarts=-1, max_task_retries=0,
-            max_concurrency=max(1, spec.concurrency), **needs,
+            num_cpus=0, max_restarts=-1, max_task_retries=0, max_concurrency=capacity, **needs,
         )  # fmt: skip
-        return [remote.remote(pool, arm, self.sandbox_workers) for _ in range(count)]
+        return [remote.remote(pool, arm, self.sandbox_workers) for _ in range(count)], capacity
 
     def run(self, pool: Pool, arm: str, jobs: Sequence[Job]) -> Iterator[Attempt]:
-        """Perform ``jobs`` on the cluster; yield their attempts as they arrive."""
+        """Perform ``jobs`` on the cluster; yield their attempts as they arrive.
+
+        Raises :class:`ConfigError` when the arm's workers cannot start (the cause in full),
+        or when no node offers a local model's resource any more while jobs wait for it.
+        """
         if not jobs:
             return
         ray = self.connect(pool)
-        self.actors[arm] = actors = self._actors(ray, pool, arm)
+        actors, capacity = self._actors(ray, pool, arm)
+        self.actors[arm] = actors
+        resource = model_resource(pool.spec(arm))
         lost = (ray.exceptions.RayActorError, ray.exceptions.WorkerCrashedError)
 
         def result(ref: Any) -> Attempt:
             try:
                 attempt: Attempt = ray.get(ref)
             except lost as exc:
-                raise WorkerLost(
-                    str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                ) from exc
+                text = str(exc) or type(exc).__name__
+                if "creation task" in text:  # the constructor raised: no restart will cure it
+                    raise ConfigError(f"arm {arm}: its worker could not start on the Ray "
+                                      f"cluster: {text}") from exc  # fmt: skip
+                raise WorkerLost(text.splitlines()[0]) from exc
             return attempt
 
         def wait(refs: list[Any]) -> list[Any]:
-            ready, _ = ray.wait(refs, num_returns=1)
-            return list(ready)
+            while True:
+                ready, _ = ray.wait(refs, num_returns=1, timeout=WAIT_CHECK)
+                if ready:
+                    return list(ready)
+                # Nothing finished for a while: jobs of a local model wait for a node that
+                # offers it; if none is left they would wait for ever.
+                if resource is not None and ray.cluster_resources().get(resource, 0) < 1:
+                    raise ConfigError(f"arm {arm}: no node of the Ray cluster offers "
+                                      f"{resource!r} any more (the nodes holding the model "
+                                      "left); start one and run the command again")  # fmt: skip
 
         def submit(actor: Any, job: Job) -> Any:
             # The full problem (hidden tests can weigh 100 MB) goes to the object store once
             # per run and reaches each node once; the job itself carries the visible part.
             key = (job.problem.benchmark, job.problem.id)
-            if key not in self._problems:
-                self._problems[key] = ray.put(job.problem)
+            with self._lock:  # arms run at once share the problems
+                if key not in self._problems:
+                    self._problems[key] = ray.put(job.problem)
+                full = self._problems[key]
             slim = dataclasses.replace(job, problem=job.problem.visible_only())
-            return actor.perform.remote(slim, [self._problems[key]])
+            return actor.perform.remote(slim, [full])
 
         try:
-            yield from dispatch(
-                jobs, actors, submit, wait, result,
-                capacity=max(1, pool.spec(arm).concurrency), max_losses=self.max_losses,
-            )  # fmt: skip
+            yield from dispatch(jobs, actors, submit, wait, result, capacity=capacity,
+                                max_losses=self.max_losses)  # fmt: skip
         finally:
+            # Close every actor at once (a dead one has nothing to close), then kill them all.
+            closing = [actor.close.remote() for actor in actors]
+            with contextlib.suppress(Exception):
+                ray.wait(closing, num_returns=len(closing), timeout=CLOSE_WAIT)
             for actor in actors:
-                # A dead actor has nothing left to close; kill it all the same.
-                with contextlib.suppress(Exception):
-                    ray.get(actor.close.remote(), timeout=30)
                 ray.kill(actor)
             self.actors.pop(arm, None)
