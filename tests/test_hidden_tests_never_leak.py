@@ -209,3 +209,28 @@ def test_hidden_outcomes_change_no_decision(runs: tuple[Run, Run]) -> None:
     vectors = [[x for _, x in run.trajectory.seen] for run in runs]
     assert all(np.array_equal(a, b) for a, b in zip(*vectors, strict=True))
     assert passing.episode.reward != failing.episode.reward
+
+
+def test_consensus_sees_no_hidden_test() -> None:
+    """The selection inputs and the candidates' signatures come from the visible examples
+    only: the same with the hidden tests altered, or gone, and no canary in any input."""
+    from octoroute.collection.signatures import behaviour_signatures
+    from octoroute.episodes.inputs import selection_inputs
+    from octoroute.episodes.tree import EpisodeTree
+    from octoroute.types import Attempt
+
+    made = [selection_inputs(p, 16) for p in (_problem(True), _problem(False))]
+    made.append(selection_inputs(_problem(True).visible_only(), 16))
+    assert made[0] == made[1] == made[2] and len(made[0]) > 2
+    assert CANARY not in repr([t.input for t in made[0]])
+    signatures = []
+    with Executor(workers=1) as ex:
+        for hidden_pass in (True, False):
+            tree = EpisodeTree(_problem(hidden_pass))
+            for i, text in enumerate((WRONG, RIGHT)):
+                code = text.split("```python\n")[1].split("```")[0]
+                verdict = ex.check(tree.problem, code)
+                tree.fresh[("a", i)] = Attempt("r", "leak", "leak/0", "a", code=code, id=i + 1,
+                                               tests=verdict.tests, passed=verdict.passed)  # fmt: skip
+            signatures.append(behaviour_signatures(ex, [tree], 16))
+    assert signatures[0] == signatures[1] and signatures[0][1] != signatures[0][2]

@@ -29,7 +29,8 @@ from octoroute.exceptions import ConfigError, OctorouteError
 if TYPE_CHECKING:
     from octoroute.arms.pool import Pool
     from octoroute.collection.jobs import Runner
-    from octoroute.episodes.tree import NodeRequest
+    from octoroute.episodes.selection import Selection
+    from octoroute.episodes.tree import EpisodeTree, NodeRequest
     from octoroute.store import Store
     from octoroute.types import Attempt, Problem
 
@@ -71,6 +72,35 @@ def _print(summary: dict[str, Any]) -> None:
         g = summary["gap"]
         out.print(f"gap to the oracle closed by episodes: {g['share_closed']} "
                   f"({g['one_shot']:.3f} one shot -> {g['best_episode_pass']:.3f})")  # fmt: skip
+
+
+SELECTIONS = ("most-visible", "consensus")
+
+
+def _selection(
+    name: str,
+    trees: list[EpisodeTree],
+    signatures: dict[int, str],
+    inputs: int,
+    workers: int | None,
+) -> Selection:
+    """The selection rule; for consensus, the signatures of every judged node not yet signed
+    (``signatures`` grows across grow rounds) are computed first, with a progress bar."""
+    from octoroute.episodes.selection import Consensus, MostVisible
+
+    if name != "consensus":
+        return MostVisible()
+    from octoroute.collection.signatures import behaviour_signatures
+    from octoroute.sandbox import Executor
+
+    todo = [t for t in trees if any(a.id not in signatures for a in t.nodes() if a.tests)]
+    if todo:
+        with Executor(workers=workers) as ex, job_progress(_err) as bar:
+            task = bar.add_task("running candidates on consensus inputs", total=len(todo),
+                                rate="")  # fmt: skip
+            found = behaviour_signatures(ex, todo, inputs, on_problem=lambda _: bar.advance(task))
+            signatures.update(found)
+    return Consensus(signatures)
 
 
 def _grow_round(
@@ -137,12 +167,27 @@ def episodes_command(
     workers: Annotated[int | None, typer.Option("--workers", help="Sandbox workers.")] = None,
     featurizer: FeaturizerOpt = "lexical",
     ray: RayOpt = None,
+    selection: Annotated[
+        str,
+        typer.Option(
+            "--selection",
+            help="How an episode's submitted program is chosen: 'most-visible' (most visible "
+            "tests passed) or 'consensus' (candidates run on inputs made from the visible "
+            "examples, the largest group of alike ones, weighted by the arms' reliability).",
+        ),
+    ] = "most-visible",
+    consensus_inputs: Annotated[
+        int, typer.Option("--consensus-inputs", min=0, help="Mutated inputs per problem.")
+    ] = 8,
 ) -> None:
-    """Replay repair strategies (retry, resample, ladder, best pair, learned, bandit) on the
-    recorded attempts: hidden-test pass rate against mean compute, at one budget, with intervals.
+    """Replay repair strategies (retry, resample, ladder, cascade, vote, best pair, learned,
+    bandit) on the recorded attempts: hidden-test pass rate against mean compute, at one
+    budget, with intervals.
 
     Every decision sees only the visible tests; hidden tests only grade the submitted program.
     Strategies needing attempts the log lacks report them as missing; --grow generates them.
+    With --selection consensus the candidates are run (never generated) on inputs made from
+    the visible examples.
     """
     from octoroute.arms.pool import load_pool
     from octoroute.cli.featurespec import open_featurizer
@@ -177,6 +222,10 @@ def episodes_command(
                               "octoroute import attempts it into one first")  # fmt: skip
         if ray is not None and not grow_nodes:
             raise ConfigError("--ray runs the growth of --grow: a replay alone generates nothing")
+        if selection not in SELECTIONS:
+            raise ConfigError(f"--selection: expected one of {', '.join(SELECTIONS)}, found "
+                              f"{selection!r}")  # fmt: skip
+        signatures: dict[int, str] = {}
         with (
             contextlib.nullcontext() if export else open_store(
                 db, create=False, readonly=not grow_nodes) as store,
@@ -213,9 +262,10 @@ def episodes_command(
                 trees = [found[k] for k in sorted(chosen)]
                 _err.print(f"round {round_ + 1}: replaying {len(sset.factories)} strategies on "
                            f"{len(trees)} problems")  # fmt: skip
+                rule = _selection(selection, trees, signatures, consensus_inputs, workers)
                 scores = evaluate_strategies(trees, sset.factories, online=sset.online,
                                              max_attempts=max_attempts, budget=cap,
-                                             folds=folds, seeds=seeds)  # fmt: skip
+                                             folds=folds, seeds=seeds, select=rule)  # fmt: skip
                 missing = list(dict.fromkeys(m for s in scores.values() for m in s.missing))
                 if not missing or store is None or not grow_nodes or round_ == rounds:
                     break
@@ -230,6 +280,8 @@ def episodes_command(
             summary["max_attempts"] = max_attempts
             summary["budget"] = budget
             summary["featurizer"] = {"name": featurizer, **base.get_params()}
+            summary["selection"] = {"name": selection, "inputs": consensus_inputs
+                                    if selection == "consensus" else None}  # fmt: skip
         if out is not None:
             write_html(episodes_report(summary, bench), out)
     except OctorouteError as e:

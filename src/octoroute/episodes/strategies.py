@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from octoroute.episodes.outcome_model import OutcomeModel, evaluate_outcome_model
+from octoroute.episodes.selection import MostVisible, Selection
 from octoroute.episodes.tree import (
     Action,
     Cascade,
@@ -42,6 +43,7 @@ from octoroute.episodes.tree import (
     Resample,
     Retry,
     Strategy,
+    Vote,
     replay_episode,
     tree_costs,
     visible_step,
@@ -382,9 +384,12 @@ def evaluate_strategies(
     budget: float | None = None,
     folds: int = 5,
     seeds: int = 3,
+    select: Selection | None = None,
 ) -> dict[str, StrategyScore]:
     """Replay every strategy on every tree; see the module doc.
 
+    ``select`` is the rule that picks each episode's submitted program (default: most visible
+    tests passed), fitted on each fold's training trees (online: on none).
     ``strategies`` maps a name to a factory of fresh instances (one per fold and seed); the
     names in ``online`` are replayed online over a seeded random order of all problems instead
     of cross-fitted. Missing nodes are collected per strategy (their episodes count as failed,
@@ -393,6 +398,7 @@ def evaluate_strategies(
     if not trees:
         raise ValueError("no problems to replay")
     n = len(trees)
+    base_rule = select or MostVisible()
     scores: dict[str, StrategyScore] = {}
     for name, factory in strategies.items():
         passed = np.zeros(n)
@@ -407,19 +413,27 @@ def evaluate_strategies(
             results: dict[int, EpisodeResult] = {}
             if name in online:
                 strategy = factory()
+                rule = base_rule.fitted([])
                 for i in rng.permutation(n):
                     results[int(i)] = replay_episode(trees[i], strategy, max_attempts=max_attempts,
-                                                     budget=budget, online=True)  # fmt: skip
+                                                     budget=budget, online=True,
+                                                     select=rule)  # fmt: skip
                 labels.append(strategy.name)
             else:
                 for test in _folds(n, folds, rng):
                     held = set(test.tolist())
                     strategy = factory()
-                    strategy.fit([trees[i] for i in range(n) if i not in held])
+                    train = [trees[i] for i in range(n) if i not in held]
+                    strategy.fit(train)
+                    rule = base_rule.fitted(train)
                     labels.append(strategy.name)
                     for i in test:
                         results[int(i)] = replay_episode(
-                            trees[i], strategy, max_attempts=max_attempts, budget=budget
+                            trees[i],
+                            strategy,
+                            max_attempts=max_attempts,
+                            budget=budget,
+                            select=rule,
                         )
             for i, r in results.items():
                 passed[i] += r.passed / seeds
@@ -478,6 +492,12 @@ def standard_strategies(
     f["ladder " + " > ".join(rungs)] = lambda: Ladder(rungs)
     f["cascade " + " > ".join(rungs)] = lambda: Cascade(rungs)
     f["best fixed pair"] = lambda: BestPair(arms)
+    # Votes: candidates whatever their visible verdicts, then the selection rule picks (with
+    # consensus, the program most of them agree with): the largest arm and its samples, and
+    # the largest arms afresh, largest first (the budget cuts them short).
+    f[f"vote resample {ref}"] = lambda: Vote((ref,) * max_attempts, f"vote resample {ref}")
+    voters = tuple(reversed(arms[-max_attempts:]))
+    f["vote " + " + ".join(voters)] = lambda: Vote(voters)
     f["outcome model one-shot"] = lambda: GreedyOutcome(
         featurizer, arms, quality=True, one_shot=True, name="outcome model one-shot"
     )

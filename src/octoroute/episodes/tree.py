@@ -41,6 +41,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol, runtime_checkable
 
+from octoroute.episodes.selection import MostVisible, Selection
 from octoroute.features.trajectory import Trajectory, TrajectoryStep
 from octoroute.types import Attempt, Problem, Tier
 
@@ -56,6 +57,7 @@ __all__ = [
     "Resample",
     "Retry",
     "Strategy",
+    "Vote",
     "build_trees",
     "replay_episode",
     "visible_step",
@@ -63,6 +65,8 @@ __all__ = [
 
 ProblemKey = tuple[str, str]
 """(benchmark, problem id)."""
+
+MOST_VISIBLE = MostVisible()
 
 
 class Move(enum.StrEnum):
@@ -271,6 +275,25 @@ class Cascade(_Escalation):
     later = Move.FRESH
 
 
+class Vote(_Fixed):
+    """Candidates from the arms in order (an arm named again resamples it), whatever their
+    visible verdicts, up to the attempt cap or the budget; the selection rule then picks one
+    (with :class:`~octoroute.episodes.selection.Consensus`: the program most candidates agree
+    with)."""
+
+    stop_on_pass = False
+
+    def __init__(self, arms: Sequence[str], name: str | None = None) -> None:
+        if not arms:
+            raise ValueError("a vote needs at least one arm")
+        self.arms = tuple(arms)
+        self.name = name or "vote " + " + ".join(self.arms)
+
+    def act(self, trajectory: Trajectory, index: int) -> Action | None:
+        """A fresh candidate of arm ``index``, or stop past the last."""
+        return Action(self.arms[index], Move.FRESH) if index < len(self.arms) else None
+
+
 @dataclass(frozen=True, slots=True)
 class EpisodeResult:
     """One replayed episode: hidden grade of the submitted program, compute, arms in order.
@@ -306,13 +329,18 @@ def replay_episode(
     max_attempts: int = 3,
     budget: float | None = None,
     online: bool = False,
+    select: Selection | None = None,
 ) -> EpisodeResult:
     """Replay ``strategy`` on one problem's tree (see the module doc for the rules).
 
     A repair needs a judged program before it: with none yet (arm failures only), the action
     is taken as a fresh attempt of its arm. With ``online`` the strategy's ``observe`` is
-    called after each attempt.
+    called after each attempt. ``select`` chooses the submitted program among the episode's
+    candidates (default :class:`~octoroute.episodes.selection.MostVisible`); a strategy whose
+    ``stop_on_pass`` is False goes on after a visible pass (to vote).
     """
+    rule = select or MOST_VISIBLE
+    stop_on_pass = getattr(strategy, "stop_on_pass", True)
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
     view = tree.problem.visible_only()
@@ -352,9 +380,9 @@ def replay_episode(
         if node.tests is None:
             continue
         parent = node
-        if not view.tests or step.n_failed == 0:
+        if stop_on_pass and (not view.tests or step.n_failed == 0):
             break
-    submitted = _submitted(taken)
+    submitted = rule.choose(taken)
     checked = submitted is not None and bool(view.tests) and visible_step(submitted).n_failed == 0
     return EpisodeResult(
         tree.key,
@@ -364,18 +392,6 @@ def replay_episode(
         tuple(moves),
         checked=checked,
     )
-
-
-def _submitted(taken: Sequence[Attempt]) -> Attempt | None:
-    """The judged attempt with most visible tests passed, the latest on ties."""
-    best: tuple[int, int] | None = None
-    for k, a in enumerate(taken):
-        if a.tests is None:
-            continue
-        score = (sum(t.passed for t in a.tests if t.tier is Tier.VISIBLE), k)
-        if best is None or score > best:
-            best = score
-    return None if best is None else taken[best[1]]
 
 
 def tree_costs(trees: Iterable[EpisodeTree]) -> Mapping[tuple[str, Move], float]:
