@@ -13,7 +13,14 @@ from typing import Any
 from octoroute.evaluation.frontier import FrontierPoint
 from octoroute.report.model import PolicyRow, Report
 
-__all__ = ["episodes_report"]
+__all__ = ["BIGGER_SIBLING", "episodes_report"]
+
+BIGGER_SIBLING: dict[str, tuple[str, float, float]] = {
+    "humaneval+": ("Qwen2.5-Coder-3B-Instruct (maker, bf16)", 0.805, 2.0),
+    "mbpp+": ("Qwen2.5-Coder-3B-Instruct (maker, bf16)", 0.624, 2.0),
+}
+"""The default pool's bigger sibling, the coalition's target: its maker's pass@1 (plus tier) and
+its compute per attempt relative to Qwen2.5-Coder-1.5B's (3.09 B against 1.54 B parameters)."""
 
 
 def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
@@ -45,6 +52,7 @@ def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
         f"{summary['baseline']}'s mean fresh compute",
         rows=rows,
         oracle=oracle,
+        reference=BIGGER_SIBLING.get(benchmark),
         frontiers={
             "single arms": singles,
             "one-shot routing (outcome model)": one_shot,

@@ -55,8 +55,10 @@ def frontier_png(report: Report) -> bytes | None:
         ax.axhline(report.best_single[1], color="grey", linestyle=":", linewidth=0.8,
                    label=f"best single ({report.best_single[0]})")  # fmt: skip
     if report.reference is not None:
-        ref_name, ref_pass, _ = report.reference
+        ref_name, ref_pass, ref_compute = report.reference
         ax.axhline(ref_pass, color="tab:red", linestyle="-.", linewidth=0.8, label=ref_name)
+        if ref_compute > 0:  # the reference's own point on the frontier
+            ax.scatter([ref_compute], [ref_pass], marker="D", color="tab:red", zorder=5)
     ax.set_xlabel("mean compute per problem / largest arm's")
     ax.set_ylabel("pass@1")
     ax.grid(alpha=0.3)

@@ -76,7 +76,8 @@ class Report:
     best_single: tuple[str, float] | None = None
     oracle: float | None = None
     reference: tuple[str, float, float] | None = None
-    """A model outside the pool to compare with: name, pass@1, compute ratio to the routed."""
+    """A model outside the pool to compare with: name, pass@1, compute ratio (the rows' scale:
+    drawn as a point on the frontier and as a line)."""
     frontiers: Mapping[str, Sequence[FrontierPoint]] = field(default_factory=dict)
     regret_curves: Mapping[str, Sequence[float]] = field(default_factory=dict)
     problem_ids: Sequence[str] = ()
