@@ -15,6 +15,7 @@ from octoroute.episodes.strategies import (
     GreedyOutcome,
     evaluate_strategies,
     standard_strategies,
+    training_rows,
 )
 from octoroute.episodes.tree import (
     Action,
@@ -240,3 +241,36 @@ def test_bandit_learns_from_visible_outcomes_only() -> None:
     with pytest.raises(ValueError, match="visible"):
         TrajectoryStep("small", 1.0, judged=True,
                        tests=(TestVerdict(0, Tier.BASE, Outcome.PASS),))  # fmt: skip
+
+
+def _fresh_world(n: int = 30) -> list[EpisodeTree]:
+    """'small' fails half the problems on the visible tests; 'big' then solves them afresh,
+    while its repair of small's program never works: the right second move is a fresh start."""
+    trees = []
+    for i in range(n):
+        pid = f"f{i}"
+        ok = i % 2 == 0
+        a = _attempt(pid, "small", 2 if ok else 0, ok)
+        b = _attempt(pid, "big", 2, True, cost=4.0)
+        fix = _attempt(pid, "big", 0, False, cost=4.0, parent=a)
+        trees.append(build_trees([a, b, fix], [_problem(pid)])[("b", pid)])
+    return trees
+
+
+def test_the_outcome_model_with_every_move_starts_afresh_when_repairs_fail() -> None:
+    trees = _fresh_world()
+    feats = TrajectoryFeaturizer(make_featurizer("lexical", n_features=8), ARMS)
+    rows = training_rows(trees, feats, all_moves=True)
+    # Each big greedy attempt once as a first attempt and once after small's visible failure.
+    assert sorted(set(rows.arms.tolist())) == ["big@fresh", "big@repair", "small@fresh"]
+    assert (rows.arms == "big@fresh").sum() == 30 + 15
+    # Per unit of compute, 'small' goes first (half the problems at a quarter of the cost).
+    repairs_only = GreedyOutcome(feats, ARMS, C=1.0)
+    every = GreedyOutcome(feats, ARMS, C=1.0, all_moves=True)
+    for s in (repairs_only, every):
+        s.fit(trees)
+    first = [t for t in trees if t.fresh[("small", 0)].passed is False]
+    paths = [replay_episode(t, every, max_attempts=2) for t in first]
+    assert all(r.path == ("small", "big") and r.moves[-1] is Move.FRESH for r in paths)
+    assert np.mean([replay_episode(t, every, max_attempts=2).passed for t in trees]) == 1.0
+    assert np.mean([replay_episode(t, repairs_only, max_attempts=2).passed for t in trees]) < 1.0

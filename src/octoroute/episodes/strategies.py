@@ -52,7 +52,7 @@ from octoroute.evaluation.metrics import bootstrap_ci, paired_bootstrap_ci
 from octoroute.exceptions import ConfigError
 from octoroute.features.trajectory import Trajectory, TrajectoryFeaturizer, TrajectoryStep
 from octoroute.policies import BasePolicy, make_policy
-from octoroute.types import Attempt, Decision
+from octoroute.types import Attempt, Decision, Problem
 
 __all__ = [
     "BanditRepair",
@@ -67,6 +67,7 @@ __all__ = [
     "outcome_model_quality",
     "standard_strategies",
     "summarize_scores",
+    "move_label",
     "training_rows",
 ]
 
@@ -94,14 +95,30 @@ class Rows(NamedTuple):
     """True for a repair (a node with a parent), False for a fresh attempt."""
 
 
-def training_rows(trees: Sequence[EpisodeTree], featurizer: TrajectoryFeaturizer) -> Rows:
+def training_rows(
+    trees: Sequence[EpisodeTree], featurizer: TrajectoryFeaturizer, *, all_moves: bool = False
+) -> Rows:
     """One row per judged node: (features of the trajectory before it, arm, passed, problem).
 
     A fresh node's trajectory is empty; a repair's is its chain of ancestors, seen as inference
     sees them (:func:`~octoroute.episodes.tree.visible_step`). Fresh samples after the
     greedy one are left out (an episode resamples only after a failure it would see).
+
+    With ``all_moves`` a row's label is ``ARM@MOVE`` (:func:`move_label`: ``fresh``,
+    ``resample`` or ``repair``), and the tree's counterfactuals become rows too: each arm's
+    greedy attempt after another arm's greedy attempt failed on the visible tests (a fresh
+    start after a failure), and each temperature sample after its arm's greedy attempt failed
+    on them (a resample), with the failed attempt as the trajectory before it.
     """
     rows, arms, ys, groups, repair = [], [], [], [], []
+
+    def add(view: Problem, steps: tuple[TrajectoryStep, ...], label: str, node: Attempt) -> None:
+        rows.append(featurizer.transform_trajectory(Trajectory(view, steps)))
+        arms.append(label)
+        ys.append(int(bool(node.passed)))
+        groups.append(f"{view.benchmark}/{view.id}")
+        repair.append(node.parent_attempt_id is not None)
+
     for tree in trees:
         view = tree.problem.visible_only()
         by_id = {a.id: a for a in tree.nodes()}  # once per tree, not per node
@@ -109,16 +126,34 @@ def training_rows(trees: Sequence[EpisodeTree], featurizer: TrajectoryFeaturizer
             if node.tests is None or (node.parent_attempt_id is None and node.sample_index):
                 continue
             steps = tuple(visible_step(a) for a in _path(by_id, node))
-            rows.append(featurizer.transform_trajectory(Trajectory(view, steps)))
-            arms.append(node.arm)
-            ys.append(int(bool(node.passed)))
-            groups.append(f"{tree.problem.benchmark}/{tree.problem.id}")
-            repair.append(node.parent_attempt_id is not None)
+            move = Move.FRESH if node.parent_attempt_id is None else Move.REPAIR
+            add(view, steps, move_label(node.arm, move) if all_moves else node.arm, node)
+        if all_moves:
+            greedy = {arm: a for (arm, k), a in tree.fresh.items() if k == 0 and a.tests}
+            failed = {arm: visible_step(a) for arm, a in greedy.items()
+                      if view.tests and visible_step(a).n_failed}  # fmt: skip
+            for arm, node in greedy.items():
+                for other, step in failed.items():
+                    if other != arm:
+                        add(view, (step,), move_label(arm, Move.FRESH), node)
+            for (arm, k), node in tree.fresh.items():
+                if k == 1 and node.tests is not None and arm in failed:
+                    add(view, (failed[arm],), move_label(arm, RESAMPLE), node)
     return Rows(
         np.vstack(rows) if rows else np.zeros((0, featurizer.dim)),
         np.asarray(arms, dtype=np.str_), np.asarray(ys, dtype=np.int64),
         np.asarray(groups, dtype=np.str_), np.asarray(repair, dtype=bool),
     )  # fmt: skip
+
+
+RESAMPLE = "resample"
+"""The label of a fresh attempt by an arm that already made one (a temperature sample)."""
+
+
+def move_label(arm: str, move: Move | str) -> str:
+    """The outcome model's label of an (arm, move) action: ``ARM@fresh``, ``@resample``,
+    ``@repair``."""
+    return f"{arm}@{move if isinstance(move, str) else move.value}"
 
 
 class GreedyOutcome:
@@ -147,8 +182,11 @@ class GreedyOutcome:
         C: float = 0.01,  # noqa: N803 - scikit-learn's name
         name: str | None = None,
         seed: int = 0,
+        all_moves: bool = False,
     ) -> None:
         self.featurizer = featurizer
+        self.all_moves = all_moves
+        self._started: set[str] = set()
         self.arms = tuple(arms)
         self.threshold = threshold
         self.target_cost = target_cost
@@ -166,7 +204,7 @@ class GreedyOutcome:
         """Fit the outcome model and the expected costs on ``trees``; pick the threshold."""
         if not trees:
             raise ConfigError(f"{self.name}: no training problems (fewer problems than folds)")
-        rows = training_rows(trees, self.featurizer)
+        rows = training_rows(trees, self.featurizer, all_moves=self.all_moves)
         self.model.fit(rows.x, rows.arms, rows.y, rows.groups)
         self.costs = tree_costs(trees)
         fresh = [c for (_, m), c in self.costs.items() if m is Move.FRESH]
@@ -188,25 +226,48 @@ class GreedyOutcome:
         cost = self.costs.get((arm, move)) or self.costs.get((arm, Move.FRESH))
         return max(cost or self.cost_scale, 1e-12) / self.cost_scale
 
+    def _candidates(self, index: int) -> list[tuple[str, Move, str]]:
+        """(arm, move, model label) of each action open at attempt ``index``."""
+        if not self.all_moves:
+            move = Move.FRESH if index == 0 else Move.REPAIR
+            return [(a, move, a) for a in self.arms]
+        known = set(self.model.arms_)
+        out = []
+        for arm in self.arms:
+            if index == 0:
+                options = [(Move.FRESH, Move.FRESH.value)]
+            else:  # a fresh start by an arm that already started is a resample of it
+                again = RESAMPLE if arm in self._started else Move.FRESH.value
+                options = [(Move.REPAIR, Move.REPAIR.value), (Move.FRESH, again)]
+            out += [(arm, m, move_label(arm, t)) for m, t in options
+                    if move_label(arm, t) in known]  # fmt: skip
+        return out
+
     def act(self, trajectory: Trajectory, index: int) -> Action | None:
-        """The arm with the best predicted success (per unit of compute), or stop."""
+        """The action with the best predicted success (per unit of compute), or stop."""
         if self.one_shot and index > 0:
             return None
-        move = Move.FRESH if index == 0 else Move.REPAIR
+        if index == 0:
+            self._started = set()
+        options = self._candidates(index)
+        if not options:
+            return None
         x = self.featurizer.transform_trajectory(trajectory)[None, :]
-        probs = self.model.predict_proba(x, self.arms)[0]
+        probs = self.model.predict_proba(x, [label for _, _, label in options])[0]
+        costs = [self._expected_cost(a, m) for a, m, _ in options]
         if self.quality:
             values = probs
         elif self.lam is not None:
-            values = np.array([p - self.lam * self._expected_cost(a, move)
-                               for a, p in zip(self.arms, probs, strict=True)])  # fmt: skip
+            values = np.array([p - self.lam * c for p, c in zip(probs, costs, strict=True)])
         else:
-            values = np.array([p / self._expected_cost(a, move)
-                               for a, p in zip(self.arms, probs, strict=True)])  # fmt: skip
+            values = np.array([p / c for p, c in zip(probs, costs, strict=True)])
         k = int(np.argmax(values))
         if index > 0 and values[k] < self.threshold:
             return None
-        return Action(self.arms[k], move)
+        arm, move, _ = options[k]
+        if move is Move.FRESH:
+            self._started.add(arm)
+        return Action(arm, move)
 
     def observe(self, trajectory: Trajectory, action: Action, step: TrajectoryStep) -> None:
         """Offline model: nothing to learn online."""
@@ -516,6 +577,19 @@ def standard_strategies(
     f[name] = functools.partial(
         GreedyOutcome, featurizer, arms, quality=True, target_cost=top * reference_cost,
         max_attempts=max_attempts, name=name,
+    )  # fmt: skip
+    # The same, choosing among every move: a repair by any arm, a fresh start by an arm not
+    # tried yet, or a resample of one that was (the outcome model learns each as its own label).
+    for t in targets:
+        name = f"outcome model all moves per compute @{t:g}x"
+        f[name] = functools.partial(
+            GreedyOutcome, featurizer, arms, target_cost=t * reference_cost,
+            max_attempts=max_attempts, name=name, all_moves=True,
+        )  # fmt: skip
+    name = f"outcome model all moves best predicted @{top:g}x"
+    f[name] = functools.partial(
+        GreedyOutcome, featurizer, arms, quality=True, target_cost=top * reference_cost,
+        max_attempts=max_attempts, name=name, all_moves=True,
     )  # fmt: skip
     bandit = "bandit repair linucb online"
     f[bandit] = lambda: BanditRepair(featurizer, arms, policy="linucb")
