@@ -63,6 +63,48 @@ def test_rejudge_regrades_every_program_on_the_new_tests(tmp_path: Path, shared_
         assert store.count_attempts("rejudge/humaneval+") == 3
 
 
+def test_repairs_are_carried_over_under_their_parents_copies(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """A repair run re-judged on HumanEval+ after its parents' run: each repair hangs under
+    its parent's copy (sample index and parent: the copy's id), judged on the new tests; a
+    repair whose parent has no copy is left out and counted."""
+    with Executor(workers=1) as ex, open_store(tmp_path / "log.db") as store:
+        (he2,) = prepare([load_benchmark("humaneval")[2]], ex, tmp_path / "cache")
+        store.add_run("collect/humaneval", config={}, command="collect")
+        store.add_run("repair/humaneval", config={}, command="repair-collect")
+        store.add_problems([he2])
+        for arm in ("weak", "fixer"):
+            store.add_arm(arm, backend="llamacpp", model=arm, cost_unit="flops")
+        broken = "def truncate_number(number: float) -> float:\n    return number\n"
+        first = _log(store, ex, he2, "weak", broken)
+        first_id = store.attempt_id("collect/humaneval", first.key)
+        other = _log(store, ex, he2, "fixer", TRUNCATE_WEAK)  # passes HumanEval, not plus
+        for parent_id, code in (
+            (first_id, TRUNCATE_WEAK),
+            (store.attempt_id("collect/humaneval", other.key), TRUNCATE_OK),
+        ):
+            completion = Completion(arm="fixer", model="fixer", text=code, code=code, cost=3.0)
+            repair = Attempt.from_parts("repair/humaneval", he2, completion, ex.check(he2, code),
+                                        sample_index=parent_id, attempt_number=2,
+                                        parent_attempt_id=parent_id)  # fmt: skip
+            store.record_attempt(repair)
+        plus = prepare([load_benchmark("humaneval+", shared_data)[2]], ex, tmp_path / "cache")
+        early = rejudge(store, ex, "repair/humaneval", plus, run_id="rejudge-repair/humaneval+")
+        assert (early.recorded, early.orphans) == (0, 2)  # the parents have no copy yet
+        rejudge(store, ex, "collect/humaneval", plus)
+        late = rejudge(store, ex, "repair/humaneval", plus, run_id="rejudge-repair/humaneval+")
+        assert (late.recorded, late.orphans, late.stale) == (2, 0, 0)
+        copies = {a.id: a for a in store.attempts("rejudge/humaneval+")}
+        for r in store.attempts("rejudge-repair/humaneval+"):
+            parent = copies[r.parent_attempt_id]
+            assert r.benchmark == parent.benchmark == "humaneval+"
+            assert (r.sample_index, r.attempt_number) == (parent.id, 2)
+            assert r.passed == (r.code == TRUNCATE_OK)  # judged on the plus tests
+        again = rejudge(store, ex, "repair/humaneval", plus, run_id="rejudge-repair/humaneval+")
+        assert (again.recorded, again.skipped) == (0, 2)
+
+
 def test_rejudge_refuses_an_empty_or_identical_run(tmp_path: Path) -> None:
     with Executor(workers=1) as ex, open_store(tmp_path / "log.db") as store:
         (he0,) = prepare([load_benchmark("humaneval")[0]], ex, tmp_path / "cache")

@@ -128,9 +128,11 @@ def rejudge(
     """Execute logged programs again; nothing is generated again.
 
     With --db, --from-run and --benchmark: a run's programs against another benchmark's tests
-    (for example humaneval to humaneval+), as a new run; resumable. With --log and --out: an
-    attempts export (such as the shipped recorded log) judged again in place by this executor,
-    every attempt on its own benchmark, repairs included; every verdict that changed is listed.
+    (for example humaneval to humaneval+), as a new run; resumable. Repairs are carried over
+    under their parents' copies on the new benchmark (re-judge the parents' run first). With
+    --log and --out: an attempts export (such as the shipped recorded log) judged again in
+    place by this executor, every attempt on its own benchmark, repairs included; every
+    verdict that changed is listed.
     """
     if log is not None:
         if out is None:
@@ -164,6 +166,12 @@ def rejudge(
         f"({summary.skipped} already present, {summary.missing_problems} without a problem); "
         f"passed {summary.passed_before} before, {summary.passed_after} now"
     )
+    if summary.orphans or summary.stale:
+        Console().print(
+            f"  left out: {summary.orphans} repairs whose parent has no copy on the new "
+            f"benchmark (re-judge the parents' run first), {summary.stale} whose parent's "
+            "visible verdicts changed there"
+        )
 
 
 def _rejudge_log(

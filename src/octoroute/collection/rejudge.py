@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from octoroute.exceptions import ConfigError
@@ -42,6 +42,10 @@ class RejudgeSummary:
     """Source attempts whose problem id the target benchmark does not have."""
     passed_before: int = 0
     passed_after: int = 0
+    orphans: int = 0
+    """Repairs left out because their parent has no copy on the new benchmark yet."""
+    stale: int = 0
+    """Repairs left out because their parent's visible verdicts differ on the new benchmark."""
 
 
 def rejudge(
@@ -54,8 +58,13 @@ def rejudge(
 ) -> RejudgeSummary:
     """Judge every attempt of ``source_run`` again on ``problems`` (prepared), as a new run.
 
-    The new run is ``run_id`` (default ``rejudge/<benchmark>``). Only first attempts of an
-    episode are re-judged (repairs depend on the feedback of their parent's tests).
+    The new run is ``run_id`` (default ``rejudge/<benchmark>``). A first attempt keeps its key
+    on the new benchmark. A repair is carried over under its parent's copy on the new benchmark
+    (found in any run of the log, this one included: re-judge the parents' run first): its
+    prompt showed the parent's feedback on the *visible* tests, which two benchmarks with the
+    same prompts share, so the same repair stands on the new tests. A repair whose parent has
+    no copy yet, or whose parent's visible verdicts differ on the new benchmark (its prompt
+    would differ), is left out and counted (``orphans``, ``stale``).
     """
     if not problems:
         raise ConfigError("rejudge: no problems to judge against")
@@ -64,7 +73,7 @@ def rejudge(
     if run_id == source_run:
         raise ConfigError(f"rejudge: the new run must differ from the source run {source_run!r}")
     store.claim_run(run_id)
-    source = [a for a in store.attempts(source_run) if a.attempt_number == 1]
+    source = sorted(store.attempts(source_run), key=lambda a: a.id or 0)  # parents first
     if not source:
         raise ConfigError(f"rejudge: run {source_run!r} has no attempts in {store!r}")
     store.add_run(
@@ -77,24 +86,78 @@ def rejudge(
     by_id = {p.id: p for p in problems}
     done = store.done_keys(run_id)
     summary = RejudgeSummary(run_id=run_id, source_run=source_run)
+    # Every attempt of the new benchmark, by key (the first logged wins, as in the trees), to
+    # find a repair's parent's copy; and each source attempt's own copy, as it is made.
+    copies: dict[tuple[str, str, int, int], Attempt] = {}
+    for a in sorted(store.attempts(benchmark=benchmark), key=lambda a: a.id or 0):
+        copies.setdefault((a.problem_id, a.arm, a.sample_index, a.attempt_number), a)
+    originals: dict[int, Attempt] = {a.id: a for a in source if a.id is not None}
+    copy_of: dict[int, Attempt] = {}
+
+    def copied(old: Attempt) -> Attempt | None:
+        """The copy of ``old`` on the new benchmark, if there is one."""
+        if old.id in copy_of:
+            return copy_of[old.id]
+        if old.parent_attempt_id is None:
+            return copies.get((old.problem_id, old.arm, old.sample_index, old.attempt_number))
+        parent = originals.get(old.parent_attempt_id) or store.get_attempt(old.parent_attempt_id)
+        new_parent = None if parent is None else copied(parent)
+        if new_parent is None or new_parent.id is None:
+            return None
+        return copies.get((old.problem_id, old.arm, new_parent.id, old.attempt_number))
+
     for old in source:
         problem = by_id.get(old.problem_id)
         if problem is None:
             summary.missing_problems += 1
             continue
-        if AttemptKey(benchmark, old.problem_id, old.arm, old.sample_index, 1) in done:
+        parent_copy: Attempt | None = None
+        if old.parent_attempt_id is not None:
+            parent = originals.get(old.parent_attempt_id) or store.get_attempt(
+                old.parent_attempt_id
+            )
+            parent_copy = None if parent is None else copied(parent)
+            if parent is None or parent_copy is None or parent_copy.id is None:
+                summary.orphans += 1
+                continue
+            if _visible(parent) != _visible(parent_copy):
+                summary.stale += 1
+                continue
+            key = AttemptKey(benchmark, old.problem_id, old.arm, parent_copy.id,
+                             old.attempt_number)  # fmt: skip
+        else:
+            key = AttemptKey(benchmark, old.problem_id, old.arm, old.sample_index, 1)
+        if key in done:
             summary.skipped += 1
+            found = copied(old)
+            if found is not None and old.id is not None:
+                copy_of[old.id] = found
             continue
         started = time.time()
         verdict = executor.check(problem, old.code) if old.error is None else None
         new = old.rejudged(run_id, problem, verdict, started, time.time())
+        if parent_copy is not None:
+            new = replace(new, sample_index=key.sample_index, attempt_number=key.attempt_number,
+                          parent_attempt_id=parent_copy.id)  # fmt: skip
         store.record_attempt(new)
+        new_id = store.attempt_id(run_id, key)
+        new = replace(new, id=new_id)
+        copies.setdefault((key.problem_id, key.arm, key.sample_index, key.attempt_number), new)
+        if old.id is not None:
+            copy_of[old.id] = new
         summary.recorded += 1
         summary.passed_before += bool(old.passed)
         summary.passed_after += bool(new.passed)
         if on_attempt is not None:
             on_attempt(new)
     return summary
+
+
+def _visible(a: Attempt) -> tuple[tuple[str, str], ...]:
+    """An attempt's visible outcomes and named exceptions: what a repair prompt of it showed."""
+    visible = sorted((t for t in a.tests or () if t.tier is Tier.VISIBLE), key=lambda t: t.index)
+    return tuple((t.outcome.value, t.detail if t.outcome.value in _NAMED else "")
+                 for t in visible)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
