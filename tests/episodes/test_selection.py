@@ -38,6 +38,8 @@ def test_consensus_takes_the_largest_reliable_group_of_the_visible_best() -> Non
     assert weighted.choose([one, two, three]) is three
     # Without signatures every candidate is its own group: the latest wins the tie.
     assert Consensus({}).choose([one, two, three]) is three
+    # Fitted, an arm the training problems never measured counts 1/2, not more.
+    assert Consensus({1: "s", 3: "t"}, {"x": 0.6}).choose([one, three]) is one
 
 
 def test_consensus_fits_each_arms_reliability_on_training_trees() -> None:
@@ -70,10 +72,13 @@ def test_signatures_group_programs_that_answer_alike(tmp_path: Path) -> None:
         same = right + "\n# another spelling of the same function\n"
         wrong = right.replace("< threshold", "<= threshold")
         crash = "def has_close_elements(numbers, threshold):\n    raise ValueError(numbers)\n"
+        # Another program failing alike: the same exception type, another message and line.
+        crash2 = "def has_close_elements(numbers, threshold):\n    x = 1\n    raise ValueError(x)\n"
         tree = EpisodeTree(p)
-        for i, code in enumerate((right, same, wrong, crash)):
+        for i, code in enumerate((right, same, wrong, crash, crash2)):
             verdict = ex.check(p, code)
             tree.fresh[("a", i)] = Attempt("r", p.benchmark, p.id, "a", code=code, id=i + 1,
                                            tests=verdict.tests, passed=verdict.passed)  # fmt: skip
         sigs = behaviour_signatures(ex, [tree], 8)
     assert sigs[1] == sigs[2] and len({sigs[1], sigs[3], sigs[4]}) == 3
+    assert sigs[4] == sigs[5]

@@ -90,16 +90,21 @@ def _selection(
 
     if name != "consensus":
         return MostVisible()
-    from octoroute.collection.signatures import behaviour_signatures
+    from octoroute.collection.signatures import behaviour_signatures, signable
     from octoroute.sandbox import Executor
 
-    todo = [t for t in trees if any(a.id not in signatures for a in t.nodes() if a.tests)]
+    todo = [t for t in trees if any(a.id not in signatures for a in signable(t))]
     if todo:
         with Executor(workers=workers) as ex, job_progress(_err) as bar:
             task = bar.add_task("running candidates on consensus inputs", total=len(todo),
                                 rate="")  # fmt: skip
             found = behaviour_signatures(ex, todo, inputs, on_problem=lambda _: bar.advance(task))
             signatures.update(found)
+            # A node that got no signature (its problem has no call example to run) is marked,
+            # so that the next grow round does not run its tree again; it groups alone.
+            for t in todo:
+                for a in signable(t):
+                    signatures.setdefault(a.id or -1, f"#{a.id}")
     return Consensus(signatures)
 
 

@@ -45,7 +45,8 @@ class RejudgeSummary:
     orphans: int = 0
     """Repairs left out because their parent has no copy on the new benchmark yet."""
     stale: int = 0
-    """Repairs left out because their parent's visible verdicts differ on the new benchmark."""
+    """Repairs left out because their parent's copy is another program or shows other visible
+    verdicts on the new benchmark (its prompt would differ), and the repairs below them."""
 
 
 def rejudge(
@@ -73,7 +74,11 @@ def rejudge(
     if run_id == source_run:
         raise ConfigError(f"rejudge: the new run must differ from the source run {source_run!r}")
     store.claim_run(run_id)
-    source = sorted(store.attempts(source_run), key=lambda a: a.id or 0)  # parents first
+    # Parents first. First attempts and repairs only: an attempt without a parent numbered
+    # after 1 (a live router's later fresh start) has no key of its own on a new benchmark.
+    source = sorted((a for a in store.attempts(source_run)
+                     if (a.parent_attempt_id is None) == (a.attempt_number == 1)),
+                    key=lambda a: a.id or 0)  # fmt: skip
     if not source:
         raise ConfigError(f"rejudge: run {source_run!r} has no attempts in {store!r}")
     store.add_run(
@@ -93,6 +98,7 @@ def rejudge(
         copies.setdefault((a.problem_id, a.arm, a.sample_index, a.attempt_number), a)
     originals: dict[int, Attempt] = {a.id: a for a in source if a.id is not None}
     copy_of: dict[int, Attempt] = {}
+    stale: set[int] = set()
 
     def copied(old: Attempt) -> Attempt | None:
         """The copy of ``old`` on the new benchmark, if there is one."""
@@ -113,6 +119,10 @@ def rejudge(
             continue
         parent_copy: Attempt | None = None
         if old.parent_attempt_id is not None:
+            if old.parent_attempt_id in stale:  # under a stale repair: stale as well
+                stale.add(old.id or -1)
+                summary.stale += 1
+                continue
             parent = originals.get(old.parent_attempt_id) or store.get_attempt(
                 old.parent_attempt_id
             )
@@ -120,7 +130,9 @@ def rejudge(
             if parent is None or parent_copy is None or parent_copy.id is None:
                 summary.orphans += 1
                 continue
-            if _visible(parent) != _visible(parent_copy):
+            # The copy must be the same program, shown with the same visible feedback.
+            if parent_copy.code != parent.code or _visible(parent) != _visible(parent_copy):
+                stale.add(old.id or -1)
                 summary.stale += 1
                 continue
             key = AttemptKey(benchmark, old.problem_id, old.arm, parent_copy.id,
@@ -129,7 +141,7 @@ def rejudge(
             key = AttemptKey(benchmark, old.problem_id, old.arm, old.sample_index, 1)
         if key in done:
             summary.skipped += 1
-            found = copied(old)
+            found = copies.get((key.problem_id, key.arm, key.sample_index, key.attempt_number))
             if found is not None and old.id is not None:
                 copy_of[old.id] = found
             continue
@@ -139,13 +151,17 @@ def rejudge(
         if parent_copy is not None:
             new = replace(new, sample_index=key.sample_index, attempt_number=key.attempt_number,
                           parent_attempt_id=parent_copy.id)  # fmt: skip
-        store.record_attempt(new)
-        new_id = store.attempt_id(run_id, key)
-        new = replace(new, id=new_id)
-        copies.setdefault((key.problem_id, key.arm, key.sample_index, key.attempt_number), new)
+        if not store.record_attempt(new):  # the key was logged meanwhile: keep the first
+            summary.skipped += 1
+        else:
+            summary.recorded += 1
+        new = replace(new, id=store.attempt_id(run_id, key))
+        # The copy a child hangs under is the first logged one with the key, as in the trees.
+        first = copies.setdefault(
+            (key.problem_id, key.arm, key.sample_index, key.attempt_number), new
+        )
         if old.id is not None:
-            copy_of[old.id] = new
-        summary.recorded += 1
+            copy_of[old.id] = first
         summary.passed_before += bool(old.passed)
         summary.passed_after += bool(new.passed)
         if on_attempt is not None:

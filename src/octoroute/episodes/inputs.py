@@ -39,12 +39,14 @@ def selection_inputs(problem: Problem, n: int = 8, seed: int = 0) -> tuple[TestC
     if not calls:
         return ()
     seen = {repr(t.input) for t in calls}
-    made = [TestCase(TestKind.CALL, Tier.VISIBLE, t.input) for t in calls]
+    # The output transform of the examples (a visible-test property) goes with each input.
+    made = [TestCase(TestKind.CALL, Tier.VISIBLE, t.input, transform=t.transform) for t in calls]
     rng = random.Random(f"{seed}\0{problem.benchmark}\0{problem.id}")
     for _ in range(n * _TRIES):
         if len(made) >= len(calls) + n:
             break
-        base = rng.choice(calls).input
+        example = rng.choice(calls)
+        base = example.input
         args = list(base) if isinstance(base, (list, tuple)) else [base]
         if not args:
             continue
@@ -54,7 +56,7 @@ def selection_inputs(problem: Problem, n: int = 8, seed: int = 0) -> tuple[TestC
         new = tuple(args) if isinstance(base, (list, tuple)) else args[0]
         if repr(new) not in seen:
             seen.add(repr(new))
-            made.append(TestCase(TestKind.CALL, Tier.VISIBLE, new))
+            made.append(TestCase(TestKind.CALL, Tier.VISIBLE, new, transform=example.transform))
     return tuple(made)
 
 

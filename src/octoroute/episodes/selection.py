@@ -10,7 +10,8 @@ candidates, outside replay: :func:`octoroute.collection.signatures.behaviour_sig
 - :class:`Consensus`: among the candidates that passed the most visible tests, group those
   with identical outputs on every selection input; submit from the group whose arms are most
   reliable in sum (an arm's reliability: the share of its greedy attempts that passed on the
-  training problems, smoothed; every arm counts 1 until fitted), the latest of it. A candidate
+  training problems, smoothed; every arm counts 1 until fitted, an arm the training problems
+  did not measure 1/2), the latest of it. A candidate
   without a signature is a group of its own.
 """
 
@@ -100,7 +101,11 @@ class Consensus:
                 sig = self.signatures.get(a.id or -1, f"#{k}")
                 groups.setdefault(sig, []).append((k, a))
 
+        # Unfitted, every arm counts 1; fitted, an arm the training trees never saw counts as
+        # the smoothing prior (1/2), never more than the arms that were measured.
+        unseen = 0.5 if self.reliability else 1.0
+
         def weight(group: list[tuple[int, Attempt]]) -> tuple[float, int]:
-            return (sum(self.reliability.get(a.arm, 1.0) for _, a in group), group[-1][0])
+            return (sum(self.reliability.get(a.arm, unseen) for _, a in group), group[-1][0])
 
         return max(groups.values(), key=weight)[-1][1]

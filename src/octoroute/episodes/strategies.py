@@ -251,6 +251,10 @@ class GreedyOutcome:
             self._started = set()
         options = self._candidates(index)
         if not options:
+            if index == 0:
+                raise ConfigError(f"{self.name}: the outcome model knows no first attempt of "
+                                  f"any arm ({', '.join(self.arms)}): no greedy attempt in the "
+                                  "training problems")  # fmt: skip
             return None
         x = self.featurizer.transform_trajectory(trajectory)[None, :]
         probs = self.model.predict_proba(x, [label for _, _, label in options])[0]
@@ -265,7 +269,8 @@ class GreedyOutcome:
         if index > 0 and values[k] < self.threshold:
             return None
         arm, move, _ = options[k]
-        if move is Move.FRESH:
+        # A repair with no judged program before it is replayed as a fresh start of its arm.
+        if move is Move.FRESH or not any(step.judged for step in trajectory.steps):
             self._started.add(arm)
         return Action(arm, move)
 

@@ -26,7 +26,7 @@ its compute per attempt relative to Qwen2.5-Coder-1.5B's (3.09 B against 1.54 B 
 def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
     """The HTML report: the table, and pass rate against compute per strategy."""
     rows = []
-    singles, one_shot, learned = [], [], []
+    singles, one_shot, learned, every = [], [], [], []
     for r in summary["strategies"]:
         name = r["name"]
         mode = "online" if "online" in name else "episode"
@@ -43,6 +43,8 @@ def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
             singles.append(point)
         elif name.startswith("outcome model one-shot"):
             one_shot.append(point)
+        elif name.startswith("outcome model all moves"):
+            every.append(point)
         elif name.startswith("outcome model"):
             learned.append(point)
     oracle = summary["oracle_recorded"]
@@ -52,11 +54,15 @@ def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
         f"{summary['baseline']}'s mean fresh compute",
         rows=rows,
         oracle=oracle,
-        reference=BIGGER_SIBLING.get(benchmark),
+        # The sibling's compute is relative to the 1.5B model's: drawn only beside that baseline.
+        reference=BIGGER_SIBLING.get(benchmark)
+        if summary.get("baseline") == "qwen2.5-coder-1.5b alone"
+        else None,
         frontiers={
             "single arms": singles,
             "one-shot routing (outcome model)": one_shot,
             "episodes (outcome model, greedy per compute)": learned,
+            "episodes (outcome model, every move)": every,
         },
         notes=[
             f"oracle of the recorded attempts: {oracle:.3f}; one-shot oracle (any arm's greedy "
