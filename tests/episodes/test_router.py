@@ -16,6 +16,7 @@ from octoroute.arms.base import PromptStyle, Sampling
 from octoroute.arms.models import model_status
 from octoroute.arms.pool import Pool, load_pool
 from octoroute.episodes.router import Router, StopReason
+from octoroute.episodes.tree import Cascade, Fixed, Resample, Retry, Vote
 from octoroute.exceptions import ConfigError, StoreConflict
 from octoroute.features import make_featurizer
 from octoroute.policies import FixedArm, LinUCB, RandomPolicy
@@ -198,3 +199,35 @@ def test_solve_arguments_are_checked(executor: Executor) -> None:
     router = dataclasses.replace(router, pool=mixed)
     with pytest.raises(ConfigError, match="one unit"):
         router.solve(ADD, budget=1.0)
+
+
+# -- episodes: play() with a strategy --------------------------------------------------------
+
+
+def test_play_follows_a_strategys_moves_live(executor: Executor, tmp_path: Path) -> None:
+    """A cascade starts each arm afresh; a resample draws sample 1 at temperature with seed 1;
+    a vote goes on after a visible pass; a strategy that stops is obeyed."""
+    with open_store(tmp_path / "log.db") as store:
+        script = Script([WRONG, RIGHT])
+        cascade = _router(executor, script, store).play(ADD, Cascade(("plain", "chatty")))
+        logged = list(store.attempts("ep"))
+    assert cascade.stop is StopReason.SOLVED and cascade.reward == 1.0
+    assert [s.decision.arm for s in cascade.steps] == ["plain", "chatty"]
+    assert [s.parent for s in cascade.steps] == [None, None]  # both fresh starts
+    assert [a.parent_attempt_id for a in logged] == [None, None]
+    assert {s.decision.policy for s in cascade.steps} == {"cascade plain > chatty"}
+
+    script = Script([WRONG, RIGHT])
+    resampled = _router(executor, script).play(ADD, Resample("chatty"), max_attempts=3)
+    assert resampled.reward == 1.0 and len(resampled.steps) == 2
+    (_, _, greedy), (_, _, sample) = script.requests
+    assert (greedy.temperature, sample.temperature, sample.seed) == (0.0, 0.8, 1)
+
+    voted = _router(executor, Script([RIGHT, WRONG, RIGHT])).play(ADD, Vote(("chatty",) * 3))
+    assert len(voted.steps) == 3 and voted.stop is StopReason.MAX_ATTEMPTS
+    assert voted.submitted == 2 and voted.reward == 1.0
+
+    retried = _router(executor, Script([WRONG])).play(ADD, Retry("plain"), max_attempts=2)
+    assert [s.parent for s in retried.steps] == [None, 0]  # the second repairs the first
+    with pytest.raises(ConfigError, match="not an arm of the pool"):
+        _router(executor, Script([RIGHT])).play(ADD, Fixed("absent"))

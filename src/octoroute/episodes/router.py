@@ -47,6 +47,7 @@ from octoroute.arms.base import ArmBase, Sampling
 from octoroute.arms.pool import Pool, register_arms
 from octoroute.arms.prompts import flatten_messages
 from octoroute.arms.repair import repair_request
+from octoroute.episodes.tree import Move, Strategy
 from octoroute.exceptions import ConfigError, StoreConflict
 from octoroute.features import Featurizer, Trajectory, TrajectoryFeaturizer, TrajectoryStep
 from octoroute.policies import BasePolicy
@@ -77,6 +78,8 @@ class StopReason(enum.StrEnum):
     MAX_ATTEMPTS = "max_attempts"
     BUDGET = "budget"
     """The compute spent reached the budget before another attempt."""
+    STRATEGY = "strategy"
+    """The episode strategy chose to stop (:meth:`Router.play`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +276,82 @@ class Router:
             stop=stop,
         )
 
+    def play(
+        self,
+        problem: Problem,
+        strategy: Strategy,
+        max_attempts: int = 3,
+        budget: float | None = None,
+        temperature: float = 0.8,
+    ) -> Episode:
+        """Solve ``problem`` (prepared) with an episode ``strategy``, live, by the rules its
+        replay follows (:func:`~octoroute.episodes.tree.replay_episode`).
+
+        Before each attempt the strategy sees the trajectory (visible verdicts only) and picks
+        an arm and a move, or stops: a fresh start (greedy the first time an arm starts, then
+        samples at ``temperature`` seeded by their index, as a collection draws them), or a
+        repair of the last judged program. The episode stops on a visible pass (unless the
+        strategy votes), at ``max_attempts`` or ``budget``; the program with most visible tests
+        passed is submitted; then the hidden tests grade. Logged like :meth:`solve`.
+        """
+        offered = list(self.pool.names)
+        unit = self._check_solve(offered, max_attempts, budget)
+        view = problem.visible_only()
+        trajectory = Trajectory(view)
+        live: list[_Live] = []
+        parent: int | None = None
+        samples: dict[str, int] = {}
+        stop = StopReason.MAX_ATTEMPTS
+        stop_on_pass = getattr(strategy, "stop_on_pass", True)
+        for k in range(max_attempts):
+            if k > 0 and budget is not None and trajectory.cost >= budget:
+                stop = StopReason.BUDGET
+                break
+            action = strategy.act(trajectory, k)
+            if action is None:
+                if k == 0:
+                    raise ConfigError(f"strategy {strategy.name!r} made no first attempt")
+                stop = StopReason.STRATEGY
+                break
+            if action.arm not in offered:
+                raise ConfigError(f"strategy {strategy.name!r} chose {action.arm!r}, not an arm "
+                                  f"of the pool ({', '.join(offered)})")  # fmt: skip
+            fresh = action.move is Move.FRESH or parent is None
+            sample = samples.get(action.arm, 0) if fresh else 0
+            decision = Decision(action.arm, {action.arm: 1.0}, 1.0, policy=strategy.name)
+            step = self._make(view, decision, None if fresh else parent, live, sample,
+                              temperature)  # fmt: skip
+            if fresh:
+                samples[action.arm] = sample + 1
+            live.append(step)
+            trajectory = trajectory.with_step(
+                TrajectoryStep.from_verdict(action.arm, step.completion.cost, step.visible)
+            )
+            if step.visible is None:
+                continue
+            parent = k
+            if stop_on_pass and not view.tests:
+                stop = StopReason.NO_VISIBLE_TESTS
+                break
+            if stop_on_pass and step.visible.visible_passed:
+                stop = StopReason.SOLVED
+                break
+        grades = [
+            self.executor.check(problem, s.completion.code) if s.visible is not None else None
+            for s in live
+        ]
+        submitted = _submitted(live)
+        steps = self._record(problem, live, grades)
+        return Episode(
+            problem_id=problem.id,
+            steps=steps,
+            submitted=submitted,
+            grade=None if submitted is None else grades[submitted],
+            cost=trajectory.cost,
+            cost_unit=live[0].completion.cost_unit if live else unit,
+            stop=stop,
+        )
+
     def close(self) -> None:
         """Close every arm built so far (unloads local models)."""
         for arm in self._arms.values():
@@ -325,8 +404,31 @@ class Router:
     ) -> _Live:
         """Choose, generate (fresh, or a repair of step ``parent``), judge on ``view``, learn."""
         decision = policy.choose(x, offered)
+        made = self._make(view, decision, parent, live)
+        if made.visible is not None and view.tests:  # no visible test: nothing observed
+            share = self._cost_share(decision.arm)
+            reward = float(made.visible.visible_passed) - self.cost_weight * share
+            if self.learn:
+                policy.update(decision, x, reward)
+                made = dataclasses.replace(made, reward=reward)
+        return made
+
+    def _make(
+        self,
+        view: Problem,
+        decision: Decision,
+        parent: int | None,
+        live: Sequence[_Live],
+        sample: int = 0,
+        temperature: float = 0.8,
+    ) -> _Live:
+        """Generate with ``decision``'s arm (fresh, or a repair of step ``parent``) and judge on
+        ``view``. A fresh ``sample`` after the first (0, greedy) is drawn at ``temperature``
+        with the sample index as seed, as a collection draws it."""
         arm = self._arm(decision.arm)
         sampling = self.sampling or arm.sampling
+        if parent is None and sample > 0:
+            sampling = dataclasses.replace(sampling, temperature=temperature, seed=sample)
         started = time.time()
         if parent is None:
             completion = arm.generate(view, sampling)
@@ -341,18 +443,12 @@ class Router:
             completion = arm.generate(request.messages, sampling, problem=view)
             prompt = flatten_messages(request.messages)
         visible = self.executor.check(view, completion.code) if completion.ok else None
-        reward = None
-        if visible is not None and view.tests:  # no visible test: nothing observed
-            share = self._cost_share(decision.arm)
-            reward = float(visible.visible_passed) - self.cost_weight * share
-            if self.learn:
-                policy.update(decision, x, reward)
         return _Live(
             decision=decision,
             completion=completion,
             visible=visible,
             parent=parent,
-            reward=reward if self.learn else None,
+            reward=None,
             prompt_hash=hash_text(f"{arm.style.value}\0{prompt}"),
             sampling=sampling,
             started=started,
