@@ -259,22 +259,7 @@ class Router:
             if step.visible.visible_passed:
                 stop = StopReason.SOLVED
                 break
-        # Every decision is made: only now do the hidden tests run.
-        grades = [
-            self.executor.check(problem, s.completion.code) if s.visible is not None else None
-            for s in live
-        ]
-        submitted = _submitted(live)
-        steps = self._record(problem, live, grades)
-        return Episode(
-            problem_id=problem.id,
-            steps=steps,
-            submitted=submitted,
-            grade=None if submitted is None else grades[submitted],
-            cost=trajectory.cost,
-            cost_unit=live[0].completion.cost_unit if live else unit,
-            stop=stop,
-        )
+        return self._finish(problem, live, trajectory.cost, stop, unit)
 
     def play(
         self,
@@ -336,6 +321,13 @@ class Router:
             if stop_on_pass and step.visible.visible_passed:
                 stop = StopReason.SOLVED
                 break
+        return self._finish(problem, live, trajectory.cost, stop, unit)
+
+    def _finish(
+        self, problem: Problem, live: Sequence[_Live], cost: float, stop: StopReason, unit: str
+    ) -> Episode:
+        """Every decision is made: only now do the hidden tests grade the judged steps; the
+        program with most visible tests passed is submitted; the steps are logged."""
         grades = [
             self.executor.check(problem, s.completion.code) if s.visible is not None else None
             for s in live
@@ -347,7 +339,7 @@ class Router:
             steps=steps,
             submitted=submitted,
             grade=None if submitted is None else grades[submitted],
-            cost=trajectory.cost,
+            cost=cost,
             cost_unit=live[0].completion.cost_unit if live else unit,
             stop=stop,
         )
