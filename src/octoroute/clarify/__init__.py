@@ -1,0 +1,12 @@
+"""Clarification as an action: an arm asks, a simulated user answers, an arm writes the code.
+
+:mod:`.prompts` builds the messages of each turn (the question, the user's answer, the code
+after the answer); :mod:`.users` holds the simulated users, who alone know the original problem
+(an oracle that answers with the original description, and an arm of the pool answering from
+it); :mod:`.episode` plays one ask-then-code episode and judges the program in the sandbox.
+"""
+
+from octoroute.clarify.episode import AskResult, ask_then_code
+from octoroute.clarify.users import ArmUser, OracleUser, SimulatedUser
+
+__all__ = ["ArmUser", "AskResult", "OracleUser", "SimulatedUser", "ask_then_code"]

@@ -1,0 +1,67 @@
+"""One ask-then-code episode: question, answer, code, verdict.
+
+The asking arm sees the request (``problem.visible_only()``: for a HumanEvalComm variant, the
+modified prompt without the original); the user answers from the original, which only it
+reads (``problem.metadata["original_prompt"]``); the coding arm sees the request, its question
+and the answer; the hidden tests grade the program.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from octoroute.arms.base import ArmBase
+from octoroute.clarify.prompts import ask_messages, code_messages
+from octoroute.clarify.users import SimulatedUser
+from octoroute.exceptions import ConfigError
+from octoroute.sandbox import Executor
+from octoroute.types import Completion, Problem, Verdict
+
+__all__ = ["AskResult", "ask_then_code"]
+
+
+@dataclass(frozen=True, slots=True)
+class AskResult:
+    """What an ask-then-code episode made: each turn's completion and the program's verdict.
+
+    ``verdict`` is None when a turn failed (an arm error: nothing to judge).
+    """
+
+    question: Completion
+    answer: Completion | None
+    code: Completion | None
+    verdict: Verdict | None
+
+    @property
+    def cost(self) -> float:
+        """The compute of the model turns (the oracle's answer costs nothing)."""
+        turns = (self.question, self.answer, self.code)
+        return sum(t.cost for t in turns if t is not None)
+
+    @property
+    def passed(self) -> bool:
+        """Whether the program passed the hidden tests."""
+        return bool(self.verdict is not None and self.verdict.passed)
+
+
+def ask_then_code(
+    problem: Problem, asker: ArmBase, user: SimulatedUser, coder: ArmBase, executor: Executor
+) -> AskResult:
+    """Play one episode on ``problem`` (prepared, with ``metadata["original_prompt"]``)."""
+    original = problem.metadata.get("original_prompt")
+    if not isinstance(original, str):
+        raise ConfigError(
+            f"{problem.id}: a clarification episode needs the original problem (metadata "
+            "original_prompt, as the humanevalcomm loader sets it)"
+        )
+    view = problem.visible_only()  # the original is gone from what the arms see
+    question = asker.generate(ask_messages(view.prompt))
+    if not question.ok:
+        return AskResult(question, None, None, None)
+    answer = user.answer(original, question.text.strip())
+    if not answer.ok:
+        return AskResult(question, answer, None, None)
+    code = coder.generate(code_messages(view.prompt, question.text.strip(), answer.text.strip()),
+                          problem=view)  # fmt: skip
+    verdict = executor.check(problem, code.code) if code.ok else None
+    return AskResult(question, answer, code, verdict)
