@@ -72,3 +72,23 @@ def test_a_problem_without_its_original_is_refused(variant: Problem) -> None:
     arm = ScriptedArm("a", PromptStyle.CHAT, Script([QUESTION]))
     with Executor(workers=1) as ex, pytest.raises(ConfigError, match="original problem"):
         ask_then_code(bare, arm, OracleUser(), arm, ex)
+
+
+@pytest.mark.slow
+def test_a_real_small_model_asks_and_codes(variant: Problem) -> None:
+    """SmolLM2 through llama.cpp asks, the oracle answers, SmolLM2 codes: every turn is a real
+    request, and the program is judged (whether it passes is SmolLM2's business)."""
+    from octoroute.arms.models import model_status
+    from octoroute.arms.pool import default_pool
+
+    if not model_status("smollm2-135m").installed:
+        pytest.skip("SmolLM2-135M is not installed: octoroute models install smollm2-135m")
+    arm = default_pool(["smollm2-135m"], threads=1).build("smollm2-135m")
+    try:
+        with Executor(workers=1) as ex:
+            result = ask_then_code(variant, arm, OracleUser(), arm, ex)
+    finally:
+        arm.close()
+    assert result.question.ok and result.question.text.strip()
+    assert result.code is not None and result.code.ok and result.verdict is not None
+    assert result.cost > 0
