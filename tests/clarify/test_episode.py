@@ -64,7 +64,10 @@ def test_an_arm_user_reads_the_original_the_others_do_not(variant: Problem) -> N
     if original != variant.prompt:
         assert original not in seen["coder"]
     assert "It is strict." in seen["coder"] and not result.passed and result.verdict is not None
-    assert result.cost == sum(t.cost for t in (result.question, result.answer, result.code) if t)
+    assert result.code is not None and result.answer is not None
+    assert result.cost == result.question.cost + result.code.cost
+    assert result.user_cost == result.answer.cost
+    assert f"`{variant.entry_point}`" in seen["coder"]  # the name the tests call
 
 
 def test_a_problem_without_its_original_is_refused(variant: Problem) -> None:

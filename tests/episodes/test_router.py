@@ -218,10 +218,28 @@ def test_play_follows_a_strategys_moves_live(executor: Executor, tmp_path: Path)
     assert {s.decision.policy for s in cascade.steps} == {"cascade plain > chatty"}
 
     script = Script([WRONG, RIGHT])
-    resampled = _router(executor, script).play(ADD, Resample("chatty"), max_attempts=3)
+    with open_store(tmp_path / "resample.db") as store:
+        resampled = _router(executor, script, store).play(ADD, Resample("chatty"), max_attempts=3)
+        logged = list(store.attempts("ep"))
     assert resampled.reward == 1.0 and len(resampled.steps) == 2
     (_, _, greedy), (_, _, sample) = script.requests
     assert (greedy.temperature, sample.temperature, sample.seed) == (0.0, 0.8, 1)
+    assert [a.sample_index for a in logged] == [0, 1]
+
+    stopped = _router(executor, Script([WRONG])).play(ADD, Fixed("plain"), max_attempts=3)
+    assert stopped.stop is StopReason.STRATEGY and len(stopped.steps) == 1
+
+    class Watching(Retry):
+        def __init__(self, arm: str) -> None:
+            super().__init__(arm)
+            self.seen: list[tuple[str, bool]] = []
+
+        def observe(self, trajectory: Any, action: Any, step: Any) -> None:
+            self.seen.append((action.move.value, step.n_failed == 0))
+
+    watcher = Watching("plain")
+    _router(executor, Script([WRONG, RIGHT])).play(ADD, watcher, online=True)
+    assert watcher.seen == [("fresh", False), ("repair", True)]
 
     voted = _router(executor, Script([RIGHT, WRONG, RIGHT])).play(ADD, Vote(("chatty",) * 3))
     assert len(voted.steps) == 3 and voted.stop is StopReason.MAX_ATTEMPTS

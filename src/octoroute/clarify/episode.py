@@ -34,9 +34,14 @@ class AskResult:
 
     @property
     def cost(self) -> float:
-        """The compute of the model turns (the oracle's answer costs nothing)."""
-        turns = (self.question, self.answer, self.code)
-        return sum(t.cost for t in turns if t is not None)
+        """The system's compute: the question and the code (the user's answer stands for a
+        person's turn: :attr:`user_cost`)."""
+        return self.question.cost + (self.code.cost if self.code is not None else 0.0)
+
+    @property
+    def user_cost(self) -> float:
+        """The simulated user's compute (none for the oracle)."""
+        return self.answer.cost if self.answer is not None else 0.0
 
     @property
     def passed(self) -> bool:
@@ -61,7 +66,8 @@ def ask_then_code(
     answer = user.answer(original, question.text.strip())
     if not answer.ok:
         return AskResult(question, answer, None, None)
-    code = coder.generate(code_messages(view.prompt, question.text.strip(), answer.text.strip()),
-                          problem=view)  # fmt: skip
+    messages = code_messages(view.prompt, question.text.strip(), answer.text.strip(),
+                             view.entry_point)  # fmt: skip
+    code = coder.generate(messages, problem=view)
     verdict = executor.check(problem, code.code) if code.ok else None
     return AskResult(question, answer, code, verdict)

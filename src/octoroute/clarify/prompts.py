@@ -24,7 +24,10 @@ ANSWER = (
     "less clear version of the request asks:\n\n{question}\n\nAnswer the question in one to "
     "three sentences, from your description above. Do not write code."
 )
-CODE = "{answer}\n\nNow write the complete function in one ```python code block."
+CODE = (
+    "{answer}\n\nNow write the complete function `{entry_point}` (under that name, whatever "
+    "name the answer uses) in one ```python code block."
+)
 
 
 def ask_messages(prompt: str) -> Messages:
@@ -39,11 +42,13 @@ def answer_messages(original: str, question: str) -> Messages:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
 
 
-def code_messages(prompt: str, question: str, answer: str) -> Messages:
-    """The coding arm's turn: the request, the question asked, the answer, then the code."""
+def code_messages(prompt: str, question: str, answer: str, entry_point: str) -> Messages:
+    """The coding arm's turn: the request, the question asked, the answer, then the code of
+    ``entry_point``, the name the request defines and the tests call (an answer quoting the
+    original problem may use another)."""
     return [
         {"role": "system", "content": SYSTEM},
         {"role": "user", "content": ASK.format(prompt=prompt)},
         {"role": "assistant", "content": question},
-        {"role": "user", "content": CODE.format(answer=answer)},
+        {"role": "user", "content": CODE.format(answer=answer, entry_point=entry_point)},
     ]

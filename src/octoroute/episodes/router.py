@@ -47,7 +47,7 @@ from octoroute.arms.base import ArmBase, Sampling
 from octoroute.arms.pool import Pool, register_arms
 from octoroute.arms.prompts import flatten_messages
 from octoroute.arms.repair import repair_request
-from octoroute.episodes.tree import Move, Strategy
+from octoroute.episodes.tree import Action, Move, Strategy
 from octoroute.exceptions import ConfigError, StoreConflict
 from octoroute.features import Featurizer, Trajectory, TrajectoryFeaturizer, TrajectoryStep
 from octoroute.policies import BasePolicy
@@ -154,6 +154,8 @@ class _Live:
     sampling: Sampling
     started: float
     finished: float
+    sample: int = 0
+    """A fresh start's sample index (0 greedy); logged as the attempt's ``sample_index``."""
 
 
 @dataclass
@@ -268,6 +270,7 @@ class Router:
         max_attempts: int = 3,
         budget: float | None = None,
         temperature: float = 0.8,
+        online: bool = False,
     ) -> Episode:
         """Solve ``problem`` (prepared) with an episode ``strategy``, live, by the rules its
         replay follows (:func:`~octoroute.episodes.tree.replay_episode`).
@@ -277,7 +280,9 @@ class Router:
         samples at ``temperature`` seeded by their index, as a collection draws them), or a
         repair of the last judged program. The episode stops on a visible pass (unless the
         strategy votes), at ``max_attempts`` or ``budget``; the program with most visible tests
-        passed is submitted; then the hidden tests grade. Logged like :meth:`solve`.
+        passed is submitted; then the hidden tests grade. Logged like :meth:`solve`. With
+        ``online`` the strategy's ``observe`` learns from each attempt's visible outcome, as in
+        an online replay.
         """
         offered = list(self.pool.names)
         unit = self._check_solve(offered, max_attempts, budget)
@@ -308,10 +313,13 @@ class Router:
                               temperature)  # fmt: skip
             if fresh:
                 samples[action.arm] = sample + 1
+                step = dataclasses.replace(step, sample=sample)
             live.append(step)
-            trajectory = trajectory.with_step(
-                TrajectoryStep.from_verdict(action.arm, step.completion.cost, step.visible)
-            )
+            seen = TrajectoryStep.from_verdict(action.arm, step.completion.cost, step.visible)
+            if online:
+                taken = Action(action.arm, Move.FRESH if fresh else Move.REPAIR)
+                strategy.observe(trajectory, taken, seen)
+            trajectory = trajectory.with_step(seen)
             if step.visible is None:
                 continue
             parent = k
@@ -495,6 +503,7 @@ class Router:
                 s.completion,
                 grade,
                 attempt_number=k + 1,
+                sample_index=s.sample,
                 parent_attempt_id=None if s.parent is None else ids[s.parent],
                 prompt_hash=s.prompt_hash,
                 sampling=s.sampling.record(),
