@@ -3,10 +3,21 @@
 :mod:`.prompts` builds the messages of each turn (the question, the user's answer, the code
 after the answer); :mod:`.users` holds the simulated users, who alone know the original problem
 (an oracle that answers with the original description, and an arm of the pool answering from
-it); :mod:`.episode` plays one ask-then-code episode and judges the program in the sandbox.
+it); :mod:`.episode` plays one ask-then-code episode and judges the program in the sandbox;
+:mod:`.collect` records every turn of every episode in the outcome log, resumably.
 """
 
+from octoroute.clarify.collect import ORACLE, AskSummary, collect_asks
 from octoroute.clarify.episode import AskResult, ask_then_code
 from octoroute.clarify.users import ArmUser, OracleUser, SimulatedUser
 
-__all__ = ["ArmUser", "AskResult", "OracleUser", "SimulatedUser", "ask_then_code"]
+__all__ = [
+    "ORACLE",
+    "ArmUser",
+    "AskResult",
+    "AskSummary",
+    "OracleUser",
+    "SimulatedUser",
+    "ask_then_code",
+    "collect_asks",
+]

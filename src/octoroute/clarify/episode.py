@@ -17,7 +17,7 @@ from octoroute.exceptions import ConfigError
 from octoroute.sandbox import Executor
 from octoroute.types import Completion, Problem, Verdict
 
-__all__ = ["AskResult", "ask_then_code"]
+__all__ = ["AskResult", "ask", "ask_then_code", "original_of", "write"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,25 +49,40 @@ class AskResult:
         return bool(self.verdict is not None and self.verdict.passed)
 
 
-def ask_then_code(
-    problem: Problem, asker: ArmBase, user: SimulatedUser, coder: ArmBase, executor: Executor
-) -> AskResult:
-    """Play one episode on ``problem`` (prepared, with ``metadata["original_prompt"]``)."""
+def ask(asker: ArmBase, view: Problem) -> Completion:
+    """The asking arm's question about the request ``view`` (what inference may see)."""
+    return asker.generate(ask_messages(view.prompt))
+
+
+def write(coder: ArmBase, view: Problem, question: str, answer: str) -> Completion:
+    """The coding arm's program for ``view`` after ``question`` and its ``answer``."""
+    messages = code_messages(view.prompt, question.strip(), answer.strip(), view.entry_point)
+    return coder.generate(messages, problem=view)
+
+
+def original_of(problem: Problem) -> str:
+    """The original problem only a simulated user reads; ConfigError if the problem lacks it."""
     original = problem.metadata.get("original_prompt")
     if not isinstance(original, str):
         raise ConfigError(
             f"{problem.id}: a clarification episode needs the original problem (metadata "
             "original_prompt, as the humanevalcomm loader sets it)"
         )
+    return original
+
+
+def ask_then_code(
+    problem: Problem, asker: ArmBase, user: SimulatedUser, coder: ArmBase, executor: Executor
+) -> AskResult:
+    """Play one episode on ``problem`` (prepared, with ``metadata["original_prompt"]``)."""
+    original = original_of(problem)
     view = problem.visible_only()  # the original is gone from what the arms see
-    question = asker.generate(ask_messages(view.prompt))
+    question = ask(asker, view)
     if not question.ok:
         return AskResult(question, None, None, None)
     answer = user.answer(original, question.text.strip())
     if not answer.ok:
         return AskResult(question, answer, None, None)
-    messages = code_messages(view.prompt, question.text.strip(), answer.text.strip(),
-                             view.entry_point)  # fmt: skip
-    code = coder.generate(messages, problem=view)
+    code = write(coder, view, question.text, answer.text)
     verdict = executor.check(problem, code.code) if code.ok else None
     return AskResult(question, answer, code, verdict)

@@ -21,7 +21,10 @@ __all__ = ["ArmUser", "OracleUser", "SimulatedUser"]
 class SimulatedUser(Protocol):
     """Answers a question about a request, knowing the ``original`` problem."""
 
-    name: str
+    @property
+    def name(self) -> str:
+        """Who answers (``oracle``, or the answering arm)."""
+        ...
 
     def answer(self, original: str, question: str) -> Completion:
         """The answer (a completion: its text, tokens and cost; an arm failure as its error)."""
