@@ -17,6 +17,7 @@ app = typer.Typer(
 def _register() -> None:
     # Sub-commands live in their own modules; importing them is cheap (no heavy imports).
     from octoroute.cli.arms import arms_app, models_app
+    from octoroute.cli.clarify import clarify_collect_command, clarify_command
     from octoroute.cli.collection import collect, rejudge
     from octoroute.cli.demo import demo_command, report_command
     from octoroute.cli.episodes import episodes_command
@@ -44,6 +45,8 @@ def _register() -> None:
     app.command("episodes")(episodes_command)
     app.command("states")(states_command)
     app.command("serve")(serve_command)
+    app.command("clarify-collect")(clarify_collect_command)
+    app.command("clarify")(clarify_command)
 
 
 _register()

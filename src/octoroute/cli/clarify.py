@@ -1,0 +1,98 @@
+"""``octoroute clarify-collect`` (ask episodes, with the arms) and ``octoroute clarify`` (the
+policies replayed on a log, without a model). Registered on the main app by :mod:`.app`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from octoroute.cli.common import DataOpt, WorkersOpt, fail, load, progress
+from octoroute.cli.progress import prepare_with_bar
+from octoroute.exceptions import ConfigError, OctorouteError
+
+__all__ = ["clarify_collect_command", "clarify_command"]
+
+
+def clarify_collect_command(
+    db: Annotated[Path, typer.Option("--db", help="The outcome log (SQLite) to write.")],
+    pool: Annotated[str, typer.Option("--pool", help="'default' or a pool TOML file.")] = "default",
+    arms: Annotated[
+        str | None, typer.Option("--arms", help="Comma-separated arms that ask and code.")
+    ] = None,
+    users: Annotated[
+        str, typer.Option("--users", help="Comma-separated simulated users: oracle, pool arms.")
+    ] = "oracle",
+    benchmark: Annotated[str, typer.Option("--benchmark")] = "humanevalcomm",
+    limit: Annotated[int | None, typer.Option("--limit", help="First N problems.")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Run id.")] = None,
+    data: DataOpt = None,
+    workers: WorkersOpt = None,
+) -> None:
+    """Ask episodes: each arm asks one question, each user answers, the arm writes the code;
+    every turn logged (resumable). Coding without asking is `octoroute collect` of the same
+    benchmark into the same log."""
+    from octoroute.arms.pool import load_pool
+    from octoroute.clarify import collect_asks
+    from octoroute.sandbox import Executor
+    from octoroute.store import open_store
+
+    try:
+        the_pool = load_pool(pool, arms.split(",") if arms else None)
+        problems = load(benchmark, data)[:limit]
+        run_id = run or f"clarify/{problems[0].benchmark if problems else benchmark}"
+        with open_store(db) as store:
+            store.claim_run(run_id)
+            with Executor(workers=workers) as ex, progress() as bar:
+                prepared = prepare_with_bar(bar, problems, ex)
+                chosen = [u.strip() for u in users.split(",") if u.strip()]
+                task = bar.add_task("ask episodes", total=len(prepared) * len(chosen)
+                                    * len(the_pool.names), rate="")  # fmt: skip
+                summary = collect_asks(store, ex, the_pool, prepared, chosen, run_id,
+                                       on_episode=lambda *_: bar.advance(task))  # fmt: skip
+    except OctorouteError as e:
+        fail(e)
+        return
+    Console().print(f"run {summary.run_id}: {summary.episodes} episodes, {summary.logged} turns "
+                    f"logged, {summary.skipped} already present; passed after asking: "
+                    f"{summary.passed}")  # fmt: skip
+
+
+def clarify_command(
+    log: Annotated[Path, typer.Option("--log", help="An outcome log (.db) or attempts export.")],
+    arm: Annotated[str, typer.Option("--arm", help="The arm that asks and codes.")],
+    benchmark: Annotated[str, typer.Option("--benchmark")] = "humanevalcomm",
+    lambda_ask: Annotated[
+        float, typer.Option("--lambda-ask", help="The cost of a user's turn, in pass@1.")
+    ] = 0.1,
+    folds: Annotated[int, typer.Option("--folds", min=2)] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    data: DataOpt = None,
+) -> None:
+    """Replay always-code, always-ask and the learned router on a log, per simulated user:
+    pass@1 on modified and original prompts with intervals, communication and false-ask rates."""
+    from octoroute.clarify.replay import clarify_summary, outcomes
+    from octoroute.evaluation import read_log
+
+    try:
+        problems = load(benchmark, data)
+        found = outcomes(read_log(log), problems, arm)
+        if not found:
+            raise ConfigError(f"{log}: no ask episode of arm {arm!r} (octoroute clarify-collect "
+                              "writes them)")  # fmt: skip
+        summary = clarify_summary(found, lambda_ask=lambda_ask, folds=folds)
+    except OctorouteError as e:
+        fail(e)
+        return
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    out = Console()
+    for r in summary["policies"]:
+        m, o = r["pass_at_1"]["modified"], r["pass_at_1"]["original"]
+        out.print(f"{r['user']:<24} {r['policy']:<12} modified {m['mean']} {m['ci95']}  "
+                  f"original {o['mean']} {o['ci95']}  asks {r['communication_rate']} "
+                  f"false asks {r['false_ask_rate']}")  # fmt: skip

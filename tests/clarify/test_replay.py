@@ -1,0 +1,94 @@
+"""The clarification policies replayed on a log: always code, always ask, the router; per
+user, pass@1 on modified and original prompts, communication and false-ask rates."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from octoroute.clarify.replay import clarify_summary, outcomes
+from octoroute.store import open_store
+from octoroute.tasks.humanevalcomm import load_humanevalcomm
+from octoroute.types import Attempt, Outcome, Problem, TestVerdict, Tier
+
+
+def _judged(passed: bool) -> tuple[TestVerdict, ...]:
+    return (TestVerdict(0, Tier.BASE, Outcome.PASS if passed else Outcome.WRONG_ANSWER),)
+
+
+@pytest.fixture(scope="module")
+def problems(shared_data: Path) -> list[Problem]:
+    loaded = load_humanevalcomm(shared_data / "humanevalcomm", plus=shared_data)
+    return [p for p in loaded if p.id.split("/")[1] in {"0", "1", "2", "3", "4", "5"}]
+
+
+def _log(path: Path, problems: list[Problem]) -> None:
+    """Coding at once passes the originals only; after the oracle's answer every program
+    passes; after the arm user's, none does."""
+    with open_store(path) as store:
+        store.add_run("collect/humanevalcomm", config={})
+        store.add_run("clarify/humanevalcomm", config={})
+        store.add_problems(problems)
+        for arm in ("a", "oracle", "u"):
+            store.add_arm(arm, backend="openai", model=arm, cost_unit="flops")
+        for p in problems:
+            original = p.id.endswith("/original")
+            store.record_attempt(Attempt("collect/humanevalcomm", p.benchmark, p.id, "a",
+                                         tests=_judged(original), passed=original, code="x"))  # fmt: skip
+            q = Attempt("clarify/humanevalcomm", p.benchmark, p.id, "a", completion="?")
+            store.record_attempt(q)
+            qid = store.attempt_id("clarify/humanevalcomm", q.key)
+            for user, ok in (("oracle", True), ("u", False)):
+                a = Attempt("clarify/humanevalcomm", p.benchmark, p.id, user, sample_index=qid,
+                            attempt_number=2, parent_attempt_id=qid, completion="!")  # fmt: skip
+                store.record_attempt(a)
+                aid = store.attempt_id("clarify/humanevalcomm", a.key)
+                store.record_attempt(Attempt(
+                    "clarify/humanevalcomm", p.benchmark, p.id, "a", sample_index=aid,
+                    attempt_number=3, parent_attempt_id=aid, tests=_judged(ok), passed=ok,
+                    code="y"))  # fmt: skip
+
+
+def test_the_policies_per_user(problems: list[Problem], tmp_path: Path) -> None:
+    db = tmp_path / "log.db"
+    _log(db, problems)
+    with open_store(db, create=False, readonly=True) as store:
+        found = outcomes(store.attempts(), problems, "a")
+    assert [o.user for o in found] == ["oracle", "u"]
+    summary = clarify_summary(found, lambda_ask=0.1, folds=3)
+    rows = {(r["user"], r["policy"]): r for r in summary["policies"]}
+    code, ask = rows[("oracle", "always_code")], rows[("oracle", "always_ask")]
+    assert code["pass_at_1"]["modified"]["mean"] == 0.0
+    assert code["pass_at_1"]["original"]["mean"] == 1.0
+    assert ask["pass_at_1"]["modified"]["mean"] == 1.0
+    assert (code["communication_rate"], code["false_ask_rate"]) == (0.0, 0.0)
+    assert (ask["communication_rate"], ask["false_ask_rate"]) == (1.0, 1.0)
+    # With the arm user, asking never helps: the router learns not to ask.
+    assert rows[("u", "router")]["communication_rate"] == 0.0
+    assert all(r["left_out"] == 0 for r in summary["policies"])
+
+
+def test_the_command_prints_the_json(problems: list[Problem], tmp_path: Path,
+                                     shared_data: Path) -> None:  # fmt: skip
+    db = tmp_path / "log.db"
+    _log(db, problems)
+    env = {**os.environ, "OCTOROUTE_DATA_DIR": str(shared_data)}
+    cmd = [sys.executable, "-m", "octoroute.cli", "clarify", "--log", str(db), "--arm", "a",
+           "--json"]  # fmt: skip
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    policies = {(r["user"], r["policy"]) for r in data["policies"]}
+    assert ("oracle", "router") in policies and ("u", "always_ask") in policies
+    for r in data["policies"]:
+        assert set(r) >= {"pass_at_1", "communication_rate", "false_ask_rate",
+                          "good_question_rate"}  # fmt: skip
+        assert "ci95" in r["pass_at_1"]["modified"]
+    missing = subprocess.run([*cmd[:-2], "nobody", "--json"], capture_output=True, text=True,
+                             env=env, timeout=300)  # fmt: skip
+    assert missing.returncode == 2 and "no ask episode of arm 'nobody'" in missing.stderr
