@@ -58,7 +58,8 @@ def test_the_policies_per_user(problems: list[Problem], tmp_path: Path) -> None:
     db = tmp_path / "log.db"
     _log(db, problems)
     with open_store(db, create=False, readonly=True) as store:
-        found = outcomes(store.attempts(), problems, "a")
+        found = outcomes(store.attempts(), problems, "a", "collect/humanevalcomm",
+                         "clarify/humanevalcomm")  # fmt: skip
     assert [o.user for o in found] == ["oracle", "u"]
     summary = clarify_summary(found, lambda_ask=0.1, folds=3)
     rows = {(r["user"], r["policy"]): r for r in summary["policies"]}
@@ -91,4 +92,4 @@ def test_the_command_prints_the_json(problems: list[Problem], tmp_path: Path,
         assert "ci95" in r["pass_at_1"]["modified"]
     missing = subprocess.run([*cmd[:-2], "nobody", "--json"], capture_output=True, text=True,
                              env=env, timeout=300)  # fmt: skip
-    assert missing.returncode == 2 and "no ask episode of arm 'nobody'" in missing.stderr
+    assert missing.returncode == 2 and "direct attempt of arm 'nobody'" in missing.stderr

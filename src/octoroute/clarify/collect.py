@@ -57,17 +57,25 @@ def collect_asks(
     run_id: str,
     build: Callable[[str], ArmBase] | None = None,
     on_episode: Callable[[str, str, Attempt | None], None] | None = None,
+    askers: Sequence[str] | None = None,
 ) -> AskSummary:
-    """Record (or resume) the ask episodes of every arm of ``pool`` on ``problems`` (prepared,
-    from the humanevalcomm loader) with each of ``users`` (``oracle`` or pool arms); see the
-    module doc. ``on_episode(arm, user, code_attempt)`` is called after each episode."""
+    """Record (or resume) the ask episodes of ``askers`` (default: every arm of ``pool``) on
+    ``problems`` (prepared, from the humanevalcomm loader) with each of ``users`` (``oracle``
+    or arms of the pool); see the module doc. ``on_episode(arm, user, code_attempt)`` is
+    called after each episode."""
+    if ORACLE in pool.names:
+        raise ConfigError(f"the pool has an arm named {ORACLE!r}: that name is the oracle user's")
     for u in users:
         if u != ORACLE and u not in pool.names:
             raise ConfigError(f"user {u!r}: expected {ORACLE!r} or an arm of the pool "
                               f"({', '.join(pool.names)})")  # fmt: skip
+    asking = list(askers) if askers is not None else list(pool.names)
+    for a in asking:
+        pool.spec(a)  # ConfigError naming the choices
     originals = {p.id: original_of(p) for p in problems}  # every problem must carry its own
     store.claim_run(run_id)
-    store.add_run(run_id, config={"kind": "clarify", "pool": pool.source, "users": list(users)},
+    # Users may be added later (a question serves every user): not part of the config.
+    store.add_run(run_id, config={"kind": "clarify", "pool": pool.source},
                   command="clarify-collect")  # fmt: skip
     register_arms(store, pool)
     if ORACLE in users:
@@ -105,7 +113,7 @@ def collect_asks(
         return None if found is None else store.get_attempt(found)
 
     try:
-        for name in pool.names:
+        for name in asking:
             for problem in problems:
                 view = problem.visible_only()
                 q = existing(AttemptKey(problem.benchmark, problem.id, name, 0, 1))

@@ -17,6 +17,7 @@ rate (asks on originals). Problems lacking either outcome are left out and count
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from octoroute.evaluation.metrics import bootstrap_ci
+from octoroute.exceptions import ConfigError
 from octoroute.features import LexicalFeaturizer
 from octoroute.types import Attempt, Problem
 
@@ -46,34 +48,65 @@ class Outcomes:
     @property
     def original(self) -> np.ndarray[Any, Any]:
         """True where the prompt is the unmodified original (asking is wasted there)."""
-        return np.array([p.id.endswith("/" + ORIGINAL) for p in self.problems])
+        return np.array([p.metadata.get("variant", p.id.rsplit("/", 1)[-1]) == ORIGINAL
+                         for p in self.problems])  # fmt: skip
 
 
-def outcomes(attempts: Iterable[Attempt], problems: Sequence[Problem], arm: str) -> list[Outcomes]:
-    """The arm's outcomes with every user the log holds answers from."""
-    fresh: dict[str, bool] = {}
-    by_id: dict[int, Attempt] = {}
+def outcomes(
+    attempts: Iterable[Attempt],
+    problems: Sequence[Problem],
+    arm: str,
+    direct_run: str,
+    ask_run: str,
+) -> list[Outcomes]:
+    """The arm's outcomes with every user the log holds answers from: coding at once from
+    ``direct_run`` (the arm's judged greedy first attempts), asking from ``ask_run`` (code
+    attempts whose chain is a question of the arm and a user's answer). Other runs and other
+    problems are ignored; a problem with two outcomes of one kind is an error."""
+    wanted = {(p.benchmark, p.id) for p in problems}
+    direct: dict[str, bool] = {}
+    chain: dict[int, Attempt] = {}
     codes: list[Attempt] = []
     for a in attempts:
-        if a.id is not None:
-            by_id[a.id] = a
-        # Coding at once: the arm's judged greedy first attempt (a question is not judged).
-        first = a.parent_attempt_id is None and a.attempt_number == 1 and a.sample_index == 0
-        if a.arm == arm and first and a.tests is not None:
-            fresh[a.problem_id] = bool(a.passed)
-        if a.arm == arm and a.attempt_number == 3 and a.tests is not None:
-            codes.append(a)
+        if (a.benchmark, a.problem_id) not in wanted:
+            continue
+        if (
+            a.run_id == direct_run
+            and a.arm == arm
+            and a.parent_attempt_id is None
+            and a.attempt_number == 1
+            and a.sample_index == 0
+            and a.tests is not None
+        ):
+            if a.problem_id in direct:
+                raise ConfigError(f"run {direct_run}: two first attempts of {arm} on "
+                                  f"{a.problem_id}")  # fmt: skip
+            direct[a.problem_id] = bool(a.passed)
+        if a.run_id == ask_run and a.id is not None:
+            chain[a.id] = a
+            if a.arm == arm and a.attempt_number == 3 and a.tests is not None:
+                codes.append(a)
     asked: dict[str, dict[str, bool]] = {}
     for c in codes:
-        answer = by_id.get(c.parent_attempt_id or -1)
-        if answer is not None:
-            asked.setdefault(answer.arm, {})[c.problem_id] = bool(c.passed)
+        answer = chain.get(c.parent_attempt_id or -1)
+        question = None if answer is None else chain.get(answer.parent_attempt_id or -1)
+        if answer is None or question is None or answer.attempt_number != 2 \
+                or answer.tests is not None or question.attempt_number != 1 \
+                or question.tests is not None or question.arm != arm:  # fmt: skip
+            continue  # not an ask episode of this arm
+        seen = asked.setdefault(answer.arm, {})
+        if c.problem_id in seen:
+            raise ConfigError(f"run {ask_run}: two ask episodes of {arm} with user "
+                              f"{answer.arm} on {c.problem_id}")  # fmt: skip
+        seen[c.problem_id] = bool(c.passed)
     out = []
     for user, passed in sorted(asked.items()):
-        keep = [p for p in problems if p.id in fresh and p.id in passed]
+        keep = [p for p in problems if p.id in direct and p.id in passed]
+        if not keep:
+            continue
         out.append(Outcomes(
             arm, user, tuple(keep),
-            np.array([fresh[p.id] for p in keep], dtype=float),
+            np.array([direct[p.id] for p in keep], dtype=float),
             np.array([passed[p.id] for p in keep], dtype=float),
             left_out=len(problems) - len(keep),
         ))  # fmt: skip
@@ -85,22 +118,37 @@ def _router_asks(o: Outcomes, lambda_ask: float, folds: int, seed: int) -> np.nd
     beats predicted success coding at once."""
     from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
+    # The prompt's words only: the loader keeps visible tests on originals and none on the
+    # rewrites, so the test count would tell the two apart without reading the prompt.
     featurizer = LexicalFeaturizer(n_features=256)
-    x = np.vstack([featurizer.transform_one(p.visible_only()) for p in o.problems])
+    x = np.vstack([featurizer.transform_one(dataclasses.replace(p.visible_only(), tests=()))
+                   for p in o.problems])  # fmt: skip
     n = len(o.problems)
-    order = np.random.default_rng(seed).permutation(n)
+    # Folds by task: the variants of one HumanEval problem share its tests and most of its
+    # prompt, so they are held out together.
+    tasks = sorted({_task(p) for p in o.problems})
+    order = np.random.default_rng(seed).permutation(len(tasks))
+    fold_of = {tasks[int(t)]: k % folds for k, t in enumerate(order)}
     asks = np.zeros(n, dtype=bool)
-    for held in np.array_split(order, min(folds, n)):
-        train = np.setdiff1d(order, held)
+    for f in range(min(folds, len(tasks))):
+        held = np.array([i for i, p in enumerate(o.problems) if fold_of[_task(p)] == f])
+        train = np.array([i for i, p in enumerate(o.problems) if fold_of[_task(p)] != f])
+        if len(held) == 0:
+            continue
         p = {}
         for name, y in (("code", o.code), ("ask", o.ask)):
-            if len(set(y[train].tolist())) < 2:  # one class only: its rate is the prediction
+            if len(train) == 0 or len(set(y[train].tolist())) < 2:  # one class: its rate
                 p[name] = np.full(len(held), y[train].mean() if len(train) else 0.0)
             else:
                 model = LogisticRegression(C=1.0, max_iter=1000).fit(x[train], y[train])
                 p[name] = model.predict_proba(x[held])[:, 1]
         asks[held] = p["ask"] - lambda_ask > p["code"]
     return asks
+
+
+def _task(p: Problem) -> str:
+    """The task a problem is a variant of (``HumanEvalComm/N``)."""
+    return p.id.rsplit("/", 1)[0]
 
 
 def _rate(values: np.ndarray[Any, Any], seed: int) -> dict[str, Any]:

@@ -41,7 +41,8 @@ def clarify_collect_command(
     from octoroute.store import open_store
 
     try:
-        the_pool = load_pool(pool, arms.split(",") if arms else None)
+        the_pool = load_pool(pool)  # users may be arms that do not ask
+        askers = [a.strip() for a in arms.split(",") if a.strip()] if arms else None
         problems = load(benchmark, data)[:limit]
         run_id = run or f"clarify/{problems[0].benchmark if problems else benchmark}"
         with open_store(db) as store:
@@ -49,10 +50,12 @@ def clarify_collect_command(
             with Executor(workers=workers) as ex, progress() as bar:
                 prepared = prepare_with_bar(bar, problems, ex)
                 chosen = [u.strip() for u in users.split(",") if u.strip()]
-                task = bar.add_task("ask episodes", total=len(prepared) * len(chosen)
-                                    * len(the_pool.names), rate="")  # fmt: skip
+                n = len(askers) if askers is not None else len(the_pool.names)
+                task = bar.add_task("ask episodes", total=len(prepared) * len(chosen) * n,
+                                    rate="")  # fmt: skip
                 summary = collect_asks(store, ex, the_pool, prepared, chosen, run_id,
-                                       on_episode=lambda *_: bar.advance(task))  # fmt: skip
+                                       on_episode=lambda *_: bar.advance(task),
+                                       askers=askers)  # fmt: skip
     except OctorouteError as e:
         fail(e)
         return
@@ -69,6 +72,12 @@ def clarify_command(
         float, typer.Option("--lambda-ask", help="The cost of a user's turn, in pass@1.")
     ] = 0.1,
     folds: Annotated[int, typer.Option("--folds", min=2)] = 5,
+    direct_run: Annotated[
+        str | None, typer.Option("--direct-run", help="Run of the direct attempts.")
+    ] = None,
+    ask_run: Annotated[
+        str | None, typer.Option("--ask-run", help="Run of the ask episodes.")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     data: DataOpt = None,
 ) -> None:
@@ -79,10 +88,14 @@ def clarify_command(
 
     try:
         problems = load(benchmark, data)
-        found = outcomes(read_log(log), problems, arm)
+        bench = problems[0].benchmark if problems else benchmark
+        direct = direct_run or f"collect/{bench}"
+        asked = ask_run or f"clarify/{bench}"
+        found = outcomes(read_log(log), problems, arm, direct, asked)
         if not found:
-            raise ConfigError(f"{log}: no ask episode of arm {arm!r} (octoroute clarify-collect "
-                              "writes them)")  # fmt: skip
+            raise ConfigError(f"{log}: no problem with both a direct attempt of arm {arm!r} "
+                              f"(run {direct}: octoroute collect) and an ask episode (run "
+                              f"{asked}: octoroute clarify-collect)")  # fmt: skip
         summary = clarify_summary(found, lambda_ask=lambda_ask, folds=folds)
     except OctorouteError as e:
         fail(e)
