@@ -48,13 +48,16 @@ def test_every_turn_is_logged_once_and_a_killed_run_resumes(
         summary = collect_asks(store, ex, pool, problems, [ORACLE, "asker"],
                                "clarify/humanevalcomm", build=arms.__getitem__)  # fmt: skip
         logged = list(store.attempts("clarify/humanevalcomm"))
-    # Per problem: one question, two answers (oracle, the asker as user), two programs.
-    assert len(logged) == len(problems) * 5 == len({a.key for a in logged})
+    # Per problem: one question, two answers (oracle, the asker as user), two programs, and
+    # the arm user's rating of the question.
+    assert len(logged) == len(problems) * 6 == len({a.key for a in logged})
     assert summary.episodes == len(problems) * 2
     by_id = {a.id: a for a in logged}
     for a in logged:
         if a.attempt_number == 1:
             assert a.arm == "asker" and a.tests is None and a.parent_attempt_id is None
+        elif a.attempt_number == 4:  # the rating hangs under the question
+            assert by_id[a.parent_attempt_id].attempt_number == 1 and a.tests is None
         else:
             parent = by_id[a.parent_attempt_id]
             assert parent.attempt_number == a.attempt_number - 1 and a.sample_index == parent.id

@@ -43,6 +43,9 @@ def _log(path: Path, problems: list[Problem]) -> None:
             q = Attempt("clarify/humanevalcomm", p.benchmark, p.id, "a", completion="?")
             store.record_attempt(q)
             qid = store.attempt_id("clarify/humanevalcomm", q.key)
+            store.record_attempt(Attempt(  # the arm user rates the question
+                "clarify/humanevalcomm", p.benchmark, p.id, "u", sample_index=qid,
+                attempt_number=4, parent_attempt_id=qid, completion="1" if original else "3."))  # fmt: skip
             for user, ok in (("oracle", True), ("u", False)):
                 a = Attempt("clarify/humanevalcomm", p.benchmark, p.id, user, sample_index=qid,
                             attempt_number=2, parent_attempt_id=qid, completion="!")  # fmt: skip
@@ -71,6 +74,12 @@ def test_the_policies_per_user(problems: list[Problem], tmp_path: Path) -> None:
     assert (ask["communication_rate"], ask["false_ask_rate"]) == (1.0, 1.0)
     # With the arm user, asking never helps: the router learns not to ask.
     assert rows[("u", "router")]["communication_rate"] == 0.0
+    # The arm user rated every question on a modified prompt 3; the oracle rates nothing.
+    assert rows[("u", "always_ask")]["good_question_rate"] == 1.0
+    assert rows[("oracle", "always_ask")]["good_question_rate"] is None
+    assert rows[("u", "always_code")]["good_question_rate"] is None
+    agreement = rows[("u", "always_ask")]["rating_vs_gain"]
+    assert agreement["rated_3"]["gain"] == 0.0 and agreement["rated_1_2"]["n"] == 0
     assert all(r["left_out"] == 0 for r in summary["policies"])
 
 

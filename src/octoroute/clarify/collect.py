@@ -7,7 +7,9 @@ simulated user, an episode is three attempts of the run, chained by their parent
 2. the **answer**: the user's (``attempt_number`` 2; its arm is the user: ``oracle`` or a pool
    arm; ``sample_index`` the question's id), not judged;
 3. the **code**: the arm's program after the answer (``attempt_number`` 3, ``sample_index`` the
-   answer's id), judged on the hidden tests.
+   answer's id), judged on the hidden tests;
+4. for a user that is an arm, its **rating** of the question, 1 to 3 (``attempt_number`` 4,
+   ``sample_index`` the question's id), not judged.
 
 A question serves every user; keys follow the repairs' convention (a child is keyed by its
 parent's id), so a run killed at any point and started again adds only what is missing, and
@@ -150,6 +152,14 @@ def _episode(problem: Problem, view: Problem, name: str, user: str, q: Attempt,
         a = logged(problem, answer, 2, q.id, q.id, judged=False)
     else:
         summary.skipped += 1
+    if (
+        user != ORACLE
+        and existing(AttemptKey(problem.benchmark, problem.id, user, q.id, 4)) is None
+    ):
+        rater = user_of(user)
+        assert isinstance(rater, ArmUser)
+        logged(problem, rater.rate(original, view.prompt, q.completion.strip()), 4, q.id, q.id,
+               judged=False)  # fmt: skip
     if a.error is not None or a.id is None:
         return None
     c = existing(AttemptKey(problem.benchmark, problem.id, name, a.id, 3))

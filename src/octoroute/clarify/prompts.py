@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from octoroute.arms.base import Messages
 
-__all__ = ["answer_messages", "ask_messages", "code_messages"]
+__all__ = ["answer_messages", "ask_messages", "code_messages", "rate_messages"]
 
 SYSTEM = "You are a careful Python programmer."
 
@@ -23,6 +23,13 @@ ANSWER = (
     "You asked for this function:\n\n```python\n{original}```\n\nA developer who was given a "
     "less clear version of the request asks:\n\n{question}\n\nAnswer the question in one to "
     "three sentences, from your description above. Do not write code."
+)
+RATE = (
+    "You asked for this function:\n\n```python\n{original}```\n\nA developer was given this "
+    "version of the request instead:\n\n```python\n{prompt}```\n\nThey asked:\n\n{question}"
+    "\n\nRate the question. 3: it asks about exactly what their version changed, contradicts "
+    "or leaves out. 2: it is relevant, but does not ask about that. 1: it is irrelevant, or not "
+    "a question. Reply with the digit only."
 )
 CODE = (
     "{answer}\n\nNow write the complete function `{entry_point}` (under that name, whatever "
@@ -52,3 +59,10 @@ def code_messages(prompt: str, question: str, answer: str, entry_point: str) -> 
         {"role": "assistant", "content": question},
         {"role": "user", "content": CODE.format(answer=answer, entry_point=entry_point)},
     ]
+
+
+def rate_messages(original: str, prompt: str, question: str) -> Messages:
+    """A rating arm's turn: the original, the request the asker saw, its question; 1 to 3, as
+    HumanEvalComm's authors rate questions."""
+    text = RATE.format(original=original, prompt=prompt, question=question)
+    return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]

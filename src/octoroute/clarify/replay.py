@@ -11,8 +11,10 @@ asking (the program written after that user's answer, from :mod:`.collect`). The
   problems, never on the problem decided).
 
 Reported per policy and user: pass@1 on the modified prompts and on the originals with
-bootstrap intervals, the communication rate (asks on modified prompts) and the false-ask
-rate (asks on originals). Problems lacking either outcome are left out and counted.
+bootstrap intervals, the communication rate (asks on modified prompts), the false-ask rate
+(asks on originals), and for a user that rates questions (an arm) the good-question rate
+(questions asked on modified prompts it rated 3) with how ratings agree with whether asking
+helped. Problems lacking either outcome are left out and counted.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ class Outcomes:
     code: np.ndarray[Any, Any]
     ask: np.ndarray[Any, Any]
     left_out: int
+    rating: np.ndarray[Any, Any] | None = None
+    """The user's rating of each problem's question, 1 to 3 (0: none or unreadable); None for
+    a user that does not rate (the oracle)."""
 
     @property
     def original(self) -> np.ndarray[Any, Any]:
@@ -86,6 +91,12 @@ def outcomes(
             chain[a.id] = a
             if a.arm == arm and a.attempt_number == 3 and a.tests is not None:
                 codes.append(a)
+    ratings: dict[str, dict[str, int]] = {}
+    for r in chain.values():
+        question = chain.get(r.parent_attempt_id or -1)
+        if r.attempt_number == 4 and question is not None and question.arm == arm \
+                and question.attempt_number == 1:  # fmt: skip
+            ratings.setdefault(r.arm, {})[r.problem_id] = _digit(r.completion)
     asked: dict[str, dict[str, bool]] = {}
     for c in codes:
         answer = chain.get(c.parent_attempt_id or -1)
@@ -109,6 +120,8 @@ def outcomes(
             np.array([direct[p.id] for p in keep], dtype=float),
             np.array([passed[p.id] for p in keep], dtype=float),
             left_out=len(problems) - len(keep),
+            rating=None if user not in ratings
+            else np.array([ratings[user].get(p.id, 0) for p in keep]),
         ))  # fmt: skip
     return out
 
@@ -146,6 +159,36 @@ def _router_asks(o: Outcomes, lambda_ask: float, folds: int, seed: int) -> np.nd
     return asks
 
 
+def _digit(text: str) -> int:
+    """The first of 1, 2, 3 in a rating's text (0 if none)."""
+    for ch in text:
+        if ch in "123":
+            return int(ch)
+    return 0
+
+
+def _good(o: Outcomes, where: np.ndarray[Any, Any]) -> float | None:
+    """Share of the questions asked where ``where`` that the user rated 3 (None without)."""
+    if o.rating is None or not where.any():
+        return None
+    return round(float((o.rating[where] == 3).mean()), 4)
+
+
+def _agreement(o: Outcomes) -> dict[str, Any] | None:
+    """How a rating agrees with whether asking helped: the mean gain of asking over coding at
+    once (modified prompts) for questions rated 3, and for the others."""
+    if o.rating is None:
+        return None
+    gain = o.ask - o.code
+    modified = ~o.original
+    out: dict[str, Any] = {}
+    for label, mask in (("rated_3", o.rating == 3), ("rated_1_2", (o.rating > 0) & (o.rating < 3))):
+        sel = mask & modified
+        out[label] = {"gain": round(float(gain[sel].mean()), 4) if sel.any() else None,
+                      "n": int(sel.sum())}  # fmt: skip
+    return out
+
+
 def _task(p: Problem) -> str:
     """The task a problem is a variant of (``HumanEvalComm/N``)."""
     return p.id.rsplit("/", 1)[0]
@@ -181,7 +224,9 @@ def clarify_summary(
                 if modified.any() else None,
                 "false_ask_rate": round(float(asks[original].mean()), 4)
                 if original.any() else None,
-                "good_question_rate": None,
+                "good_question_rate": None if policy == "always_code"
+                else _good(o, asks & modified),
+                "rating_vs_gain": None if policy == "always_code" else _agreement(o),
                 "left_out": o.left_out,
             })  # fmt: skip
     return {"lambda_ask": lambda_ask, "policies": rows}

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from octoroute.arms.base import ArmBase
-from octoroute.clarify.prompts import answer_messages
+from octoroute.clarify.prompts import answer_messages, rate_messages
 from octoroute.types import Completion
 
 __all__ = ["ArmUser", "OracleUser", "SimulatedUser"]
@@ -57,3 +57,7 @@ class ArmUser:
     def answer(self, original: str, question: str) -> Completion:
         """The arm's answer to ``question``, prompted with the original problem."""
         return self.arm.generate(answer_messages(original, question))
+
+    def rate(self, original: str, prompt: str, question: str) -> Completion:
+        """The arm's rating of ``question`` (asked about ``prompt``), 1 to 3, as text."""
+        return self.arm.generate(rate_messages(original, prompt, question))
