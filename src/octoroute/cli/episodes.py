@@ -100,11 +100,6 @@ def _selection(
                                 rate="")  # fmt: skip
             found = behaviour_signatures(ex, todo, inputs, on_problem=lambda _: bar.advance(task))
             signatures.update(found)
-            # A node that got no signature (its problem has no call example to run) is marked,
-            # so that the next grow round does not run its tree again; it groups alone.
-            for t in todo:
-                for a in signable(t):
-                    signatures.setdefault(a.id or -1, f"#{a.id}")
     return Consensus(signatures)
 
 

@@ -24,10 +24,10 @@ from dataclasses import dataclass
 
 from octoroute.arms.base import ArmBase
 from octoroute.arms.pool import Pool, register_arms
-from octoroute.collection.jobs import Job, LocalRunner, Runner, run_arms
+from octoroute.collection.jobs import Job, LocalRunner, Runner, record_all
 from octoroute.sandbox import Executor
 from octoroute.store import Store
-from octoroute.types import ArmErrorKind, AttemptKey, Problem
+from octoroute.types import ArmErrorKind, Problem
 
 log = logging.getLogger(__name__)
 
@@ -129,20 +129,15 @@ def collect(
     where = runner or LocalRunner(executor, build)
     jobs: dict[str, list[Job]] = {}
     for spec in pool.specs:
-        jobs[spec.name] = [
-            cfg.job(run_id, spec.name, p, k)
-            for p in problems
-            for k in range(cfg.samples)
-            if AttemptKey(p.benchmark, p.id, spec.name, k, 1) not in done
-        ]
+        planned = (cfg.job(run_id, spec.name, p, k) for p in problems for k in range(cfg.samples))
+        jobs[spec.name] = [j for j in planned if j.key not in done]
         summary.planned += len(jobs[spec.name])
         summary.skipped += len(problems) * cfg.samples - len(jobs[spec.name])
         if on_planned is not None:
             on_planned(spec.name, len(jobs[spec.name]))
     # An arm that cannot start (a missing model, a dead endpoint) answers every request
     # with an arm error: it is logged as such and does not stop the other arms.
-    for name, attempt in run_arms(where, pool, jobs):
-        store.record_attempt(attempt)
+    for name, attempt in record_all(store, where, pool, jobs):
         summary.recorded += 1
         summary.arm_errors += attempt.error is not None
         summary.completion_tokens[name] = (

@@ -7,10 +7,11 @@ feedback on its first failing visible test. :func:`perform` turns a job into a j
 
 A :class:`Runner` performs one arm's jobs somewhere and yields the attempts as they finish;
 the caller (:func:`~octoroute.collection.collect.collect`,
-:func:`~octoroute.collection.repairs.collect_repairs`, :func:`~octoroute.collection.repairs.grow`)
-is the log's one writer and records each attempt under its key, so a job done twice (a worker
-that died after generating) is still logged once. :class:`LocalRunner` runs jobs in threads of
-this process; :class:`octoroute.scale.RayRunner` runs them on a Ray cluster.
+:func:`~octoroute.collection.repairs.collect_repairs`, :func:`~octoroute.collection.repairs.grow`,
+through :func:`record_all`) is the log's one writer and records each attempt under its key,
+so a job done twice (a worker that died after generating) is still logged once.
+:class:`LocalRunner` runs jobs in threads of this process; :class:`octoroute.scale.RayRunner`
+runs them on a Ray cluster.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from octoroute.arms.pool import Pool
 from octoroute.arms.prompts import flatten_messages
 from octoroute.arms.repair import repair_request
 from octoroute.sandbox import Executor
-from octoroute.store import hash_text
+from octoroute.store import Store, hash_text
 from octoroute.types import Attempt, AttemptKey, Feedback, Problem
 
-__all__ = ["Job", "LocalRunner", "Runner", "perform", "run_arms"]
+__all__ = ["Job", "LocalRunner", "Runner", "perform", "record_all", "run_arms"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +180,16 @@ def run_arms(
             t.join(timeout=JOIN_WAIT)
     if failure is not None:
         raise failure
+
+
+def record_all(
+    store: Store, runner: Runner, pool: Pool, jobs: Mapping[str, Sequence[Job]]
+) -> Iterator[tuple[str, Attempt]]:
+    """:func:`run_arms`, each attempt logged under its key in this thread (the log's one
+    writer) before it is yielded as ``(arm, attempt)``."""
+    for arm, attempt in run_arms(runner, pool, jobs):
+        store.record_attempt(attempt)
+        yield arm, attempt
 
 
 @dataclass

@@ -100,13 +100,18 @@ def rejudge(
     copy_of: dict[int, Attempt] = {}
     stale: set[int] = set()
 
+    def parent_of(old: Attempt) -> Attempt | None:
+        """The attempt ``old`` repairs (in the source run, or any other run of the log)."""
+        assert old.parent_attempt_id is not None
+        return originals.get(old.parent_attempt_id) or store.get_attempt(old.parent_attempt_id)
+
     def copied(old: Attempt) -> Attempt | None:
         """The copy of ``old`` on the new benchmark, if there is one."""
         if old.id in copy_of:
             return copy_of[old.id]
         if old.parent_attempt_id is None:
             return copies.get((old.problem_id, old.arm, old.sample_index, old.attempt_number))
-        parent = originals.get(old.parent_attempt_id) or store.get_attempt(old.parent_attempt_id)
+        parent = parent_of(old)
         new_parent = None if parent is None else copied(parent)
         if new_parent is None or new_parent.id is None:
             return None
@@ -123,15 +128,13 @@ def rejudge(
                 stale.add(old.id or -1)
                 summary.stale += 1
                 continue
-            parent = originals.get(old.parent_attempt_id) or store.get_attempt(
-                old.parent_attempt_id
-            )
+            parent = parent_of(old)
             parent_copy = None if parent is None else copied(parent)
             if parent is None or parent_copy is None or parent_copy.id is None:
                 summary.orphans += 1
                 continue
             # The copy must be the same program, shown with the same visible feedback.
-            if parent_copy.code != parent.code or _visible(parent) != _visible(parent_copy):
+            if parent_copy.code != parent.code or _shown(parent) != _shown(parent_copy):
                 stale.add(old.id or -1)
                 summary.stale += 1
                 continue
@@ -169,11 +172,9 @@ def rejudge(
     return summary
 
 
-def _visible(a: Attempt) -> tuple[tuple[str, str], ...]:
-    """An attempt's visible outcomes and named exceptions: what a repair prompt of it showed."""
-    visible = sorted((t for t in a.tests or () if t.tier is Tier.VISIBLE), key=lambda t: t.index)
-    return tuple((t.outcome.value, t.detail if t.outcome.value in _NAMED else "")
-                 for t in visible)  # fmt: skip
+def _shown(a: Attempt) -> tuple[tuple[str, str], ...]:
+    """What a repair prompt of ``a`` showed: its visible outcomes and named exceptions."""
+    return Judgement.of(attempt_to_dict(a)).visible
 
 
 @dataclass(frozen=True, slots=True)

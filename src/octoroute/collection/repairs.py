@@ -37,13 +37,13 @@ from dataclasses import dataclass
 from octoroute.arms.base import ArmBase
 from octoroute.arms.pool import Pool, register_arms
 from octoroute.collection.collect import CollectConfig
-from octoroute.collection.jobs import Job, LocalRunner, Runner, run_arms
+from octoroute.collection.jobs import Job, LocalRunner, Runner, record_all
 from octoroute.episodes.fixrate import VISIBLE_PASSED, failure_kind
 from octoroute.episodes.tree import NodeRequest
 from octoroute.exceptions import ConfigError
 from octoroute.sandbox import Executor
 from octoroute.store import Store
-from octoroute.types import Attempt, AttemptKey, Feedback, Problem
+from octoroute.types import Attempt, Feedback, Problem
 
 __all__ = ["Failure", "GrowSummary", "RepairConfig", "RepairProgress", "RepairSummary",
            "collect_repairs", "grow", "sample_failures"]  # fmt: skip
@@ -244,22 +244,14 @@ def collect_repairs(
     jobs: dict[str, list[Job]] = {}
     source = {f.id: f.attempt.arm for f in kept}
     for spec in pool.specs:
-        todo = [
-            f
-            for f in kept
-            if AttemptKey(f.attempt.benchmark, f.attempt.problem_id, spec.name, f.id, 2) not in done
-        ]
+        planned = (cfg.job(run_id, spec.name, problem_of(f), f.attempt, None) for f in kept)
+        todo = [j for j in planned if j.key not in done]
         summary.planned += len(todo)
         summary.skipped += len(kept) - len(todo)
         if on_planned is not None:
             on_planned(spec.name, len(todo))
-        for f in todo:  # visible feedback once per failure, shared by every repairer
-            _visible_feedback(executor, problem_of(f), f.attempt, feedback)
-        jobs[spec.name] = [
-            cfg.job(run_id, spec.name, problem_of(f), f.attempt, feedback[f.id]) for f in todo
-        ]
-    for name, attempt in run_arms(where, pool, jobs):
-        store.record_attempt(attempt)
+        jobs[spec.name] = [_shown(executor, j, feedback) for j in todo]
+    for name, attempt in record_all(store, where, pool, jobs):
         summary.recorded += 1
         summary.passed += bool(attempt.passed)
         summary.arm_errors += attempt.error is not None
@@ -270,6 +262,15 @@ def collect_repairs(
             on_repair(RepairProgress(name, parent_arm, attempt.problem_id,
                                      bool(attempt.passed), error))  # fmt: skip
     return summary
+
+
+def _shown(executor: Executor, job: Job, cache: dict[int, Feedback | None]) -> Job:
+    """``job`` with the feedback its repair prompt shows (its parent's first failing visible
+    test, computed once per parent via ``cache``); a fresh job as it is."""
+    if job.parent is None:
+        return job
+    shown = _visible_feedback(executor, job.problem, job.parent, cache)
+    return dataclasses.replace(job, feedback=shown)
 
 
 def _visible_feedback(
@@ -342,35 +343,29 @@ def grow(
     store.add_problems([by_key[k] for k in sorted(by_key)])
     store.delete_arm_errors(run_id)
 
-    def key(r: NodeRequest) -> AttemptKey:
+    fresh_cfg = CollectConfig("", temperature=temperature, max_tokens=cfg.max_tokens)
+
+    def job_of(r: NodeRequest) -> Job:
+        """The request's job (a repair's feedback is added once it is to be made)."""
+        problem = by_key[(r.benchmark, r.problem_id)]
         if r.parent_id is None:
-            return AttemptKey(r.benchmark, r.problem_id, r.arm, r.sample_index, 1)
-        depth = parents[r.parent_id].attempt_number + 1
-        return AttemptKey(r.benchmark, r.problem_id, r.arm, r.parent_id, depth)
+            return fresh_cfg.job(run_id, r.arm, problem, r.sample_index)
+        return cfg.job(run_id, r.arm, problem, parents[r.parent_id], None)
 
     done = store.done_keys(run_id)
     unique = list(dict.fromkeys(requests))
     summary = GrowSummary(run_id, requested=len(unique))
-    fresh_cfg = CollectConfig("", temperature=temperature, max_tokens=cfg.max_tokens)
     feedback: dict[int, Feedback | None] = {}
     where = runner or LocalRunner(executor, build)
     jobs: dict[str, list[Job]] = {}
     for spec in pool.specs:
-        todo = [r for r in unique if r.arm == spec.name and key(r) not in done]
-        summary.skipped += sum(r.arm == spec.name for r in unique) - len(todo)
+        mine = [job_of(r) for r in unique if r.arm == spec.name]
+        todo = [j for j in mine if j.key not in done]
+        summary.skipped += len(mine) - len(todo)
         if on_planned is not None:
             on_planned(spec.name, len(todo))
-        jobs[spec.name] = []
-        for r in todo:
-            problem = by_key[(r.benchmark, r.problem_id)]
-            if r.parent_id is None:
-                jobs[spec.name].append(fresh_cfg.job(run_id, spec.name, problem, r.sample_index))
-            else:
-                parent = parents[r.parent_id]
-                shown = _visible_feedback(executor, problem, parent, feedback)
-                jobs[spec.name].append(cfg.job(run_id, spec.name, problem, parent, shown))
-    for name, attempt in run_arms(where, pool, jobs):
-        store.record_attempt(attempt)
+        jobs[spec.name] = [_shown(executor, j, feedback) for j in todo]
+    for name, attempt in record_all(store, where, pool, jobs):
         summary.recorded += 1
         summary.passed += bool(attempt.passed)
         summary.arm_errors += attempt.error is not None

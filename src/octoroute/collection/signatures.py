@@ -65,17 +65,21 @@ def behaviour_signatures(
     seed: int = 0,
     on_problem: Callable[[EpisodeTree], None] | None = None,
 ) -> dict[int, str]:
-    """Attempt id -> signature, for every judged program of every tree (one batch per problem)."""
+    """Attempt id -> signature, for every judged program of every tree (one batch per problem).
+
+    A problem without a call example to run its programs on gives each of them a signature of
+    its own (``#ID``): each groups alone, and a caller that signs new nodes later does not run
+    the problem again.
+    """
     out: dict[int, str] = {}
     for tree in trees:
         view = tree.problem.visible_only()  # the inputs come from what inference may see
         tests = selection_inputs(view, inputs, seed)
         nodes = [a for a in signable(tree) if a.id not in out]
-        if tests and nodes:
-            raws = executor.run_batch(view, [a.code for a in nodes], tests)
-            for a, raw in zip(nodes, raws, strict=True):
-                assert a.id is not None
-                out[a.id] = signature(raw)
+        raws = executor.run_batch(view, [a.code for a in nodes], tests) if tests and nodes else []
+        for i, a in enumerate(nodes):
+            assert a.id is not None
+            out[a.id] = signature(raws[i]) if raws else f"#{a.id}"
         if on_problem is not None:
             on_problem(tree)
     return out

@@ -150,10 +150,10 @@ RESAMPLE = "resample"
 """The label of a fresh attempt by an arm that already made one (a temperature sample)."""
 
 
-def move_label(arm: str, move: Move | str) -> str:
+def move_label(arm: str, move: str) -> str:
     """The outcome model's label of an (arm, move) action: ``ARM@fresh``, ``@resample``,
-    ``@repair``."""
-    return f"{arm}@{move if isinstance(move, str) else move.value}"
+    ``@repair`` (a :class:`Move` is its own value as a string)."""
+    return f"{arm}@{move}"
 
 
 class GreedyOutcome:
