@@ -14,7 +14,8 @@ import pytest
 
 from octoroute import demo
 from octoroute.arms.models import model_status
-from octoroute.store import read_attempts_jsonl
+from octoroute.episodes.strategies import DEFAULT_STRATEGY, strategy_name
+from octoroute.store import open_store, read_attempts_jsonl
 from octoroute.types import Tier
 
 
@@ -70,7 +71,7 @@ def test_replay_section_reports_every_policy_in_both_modes() -> None:
     assert len(report.choices["linucb"]) == len(matrix.problem_ids)
 
 
-def test_live_routing_trains_on_the_log_and_routes_held_out_problems(tmp_path: Path) -> None:
+def test_live_episodes_play_the_default_strategy_on_held_out_problems(tmp_path: Path) -> None:
     if not model_status("smollm2-135m").installed:
         pytest.skip("SmolLM2-135M is not installed: octoroute models install smollm2-135m")
     cfg = demo.DemoConfig(out_dir=tmp_path, live=1)
@@ -78,8 +79,12 @@ def test_live_routing_trains_on_the_log_and_routes_held_out_problems(tmp_path: P
     small, _ = matrix.select(models=["smollm2-135m"])
     rows = demo.live_routing(small, cfg)
     assert len(rows) == 1 and rows[0].arm == "smollm2-135m"
-    assert rows[0].completion_tokens > 0
-    assert (tmp_path / "demo.db").exists()
+    assert rows[0].steps[0].startswith("smollm2-135m fresh: ") and rows[0].compute_ratio > 0
+    with open_store(tmp_path / "demo.db", readonly=True) as store:
+        logged = list(store.attempts())
+        policies = {d.policy for d in store.decisions()}
+    assert len(logged) == len(rows[0].steps) and logged[0].problem_id == rows[0].problem_id
+    assert policies == {strategy_name(DEFAULT_STRATEGY, ["smollm2-135m"])}
     section = demo.live_report(rows, "smollm2-135m")
     assert rows[0].problem_id in section.notes[0]
     assert not np.isnan(rows[0].recorded["smollm2-135m"])

@@ -5,10 +5,11 @@
    is replayed in both regimes (``cv``: cross-fitted, trained offline; ``online``: one pass with
    bandit feedback from a cold start) over several seeds, and the main policy's cost weight is
    swept to trace its quality-compute frontier.
-2. **Live.** A few HumanEval problems are held out; the main policy is trained with full
-   information on the others' recorded outcomes, then routes each held-out problem through the
-   real local models: featurize, choose, generate, judge in the sandbox, log the decision and
-   the attempt, learn from the reward (:class:`octoroute.episodes.router.Router`).
+2. **Live.** A few HumanEval problems are held out; the default episode strategy is fitted on
+   the others' recorded episode trees, then solves each held-out problem through the real
+   local models: generate, judge in the sandbox on the visible tests, escalate or stop as the
+   strategy says, grade the submitted program on the hidden tests, log every attempt
+   (:meth:`octoroute.episodes.router.Router.play`).
 3. **Report.** One HTML page with every figure, and the same table for the terminal.
 
 Like :mod:`octoroute.collection` and :mod:`octoroute.episodes.router`, this module knows every
@@ -22,7 +23,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -43,7 +44,10 @@ from octoroute.evaluation import (
 from octoroute.exceptions import ConfigError, OctorouteError
 from octoroute.features import BaseFeaturizer, make_featurizer
 from octoroute.report import PolicyRow, Report
-from octoroute.types import Attempt, Problem
+from octoroute.types import Attempt, Problem, Verdict
+
+if TYPE_CHECKING:
+    from octoroute.episodes.tree import EpisodeTree
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +64,7 @@ __all__ = [
     "live_routing",
     "load_matrices",
     "recorded_log",
+    "recorded_trees",
     "train_full_information",
 ]
 
@@ -110,12 +115,13 @@ class DemoConfig:
     log: Path = field(default_factory=recorded_log)
     out_dir: Path = Path("octoroute-demo")
     policy: str = "linucb"
-    """The main policy: its frontier is traced and it routes the live problems."""
+    """The main policy: replayed in both regimes, its frontier traced."""
     params: Mapping[str, Any] = field(default_factory=dict)
     policies: Sequence[str] = POLICIES
     seeds: int = 5
     live: int = 5
-    """How many held-out HumanEval problems to route live (0: replay only)."""
+    """How many held-out HumanEval problems the default strategy solves live (0: replay
+    only)."""
     episode_problems: Mapping[str, int | None] = field(
         default_factory=lambda: dict(EPISODE_PROBLEMS)
     )
@@ -231,16 +237,36 @@ def evaluate_benchmark(
 
 @dataclass(frozen=True, slots=True)
 class LiveRow:
-    """One problem routed live."""
+    """One held-out problem solved live by the default episode strategy."""
 
     problem_id: str
+    steps: tuple[str, ...]
+    """Each attempt as ``ARM MOVE: visible passed|failed|no program``, in order."""
     arm: str
-    propensity: float
+    """The arm whose program was submitted (the last arm tried when none was)."""
     passed: bool
-    completion_tokens: int
+    """The submitted program's hidden grade."""
+    compute_ratio: float
+    """The episode's compute over the largest arm's mean greedy attempt in the log."""
     seconds: float
     recorded: Mapping[str, float]
     """Each arm's recorded pass on this problem (from the log), for comparison."""
+
+
+def recorded_trees(
+    log: Path, arms: Sequence[str], exclude: Sequence[str] = ()
+) -> list[EpisodeTree]:
+    """The HumanEval episode trees of the recorded ``log`` (an export or an outcome log) that
+    hold a greedy attempt of every one of ``arms`` (only their nodes), but for the problems
+    in ``exclude``: what the default strategy is fitted on."""
+    from octoroute.episodes.strategies import episode_problems
+    from octoroute.episodes.tree import build_trees
+    from octoroute.tasks import load_benchmark
+
+    keep = set(arms)
+    problems = [p for p in load_benchmark("humaneval") if p.id not in set(exclude)]
+    logged = [a for a in read_log(log) if a.benchmark == "humaneval" and a.arm in keep]
+    return episode_problems(build_trees(logged, problems), list(arms))
 
 
 def live_routing(
@@ -250,11 +276,20 @@ def live_routing(
     on_row: Callable[[LiveRow], None] | None = None,
     features: BaseFeaturizer | None = None,
 ) -> list[LiveRow]:
-    """Train the main policy on all but ``cfg.live`` HumanEval problems, route those live
-    (on ``features``, default :func:`featurizer`)."""
+    """Solve ``cfg.live`` held-out HumanEval problems live with the default episode strategy
+    (:data:`~octoroute.episodes.strategies.DEFAULT_STRATEGY` over ``matrix``'s arms), fitted
+    on the recorded episode trees of the other problems (on ``features``, default
+    :func:`featurizer`): each attempt generated by a local model and judged in the sandbox on
+    the visible tests, the submitted program graded on the hidden ones, all logged."""
+    import time
+
     from octoroute.arms.pool import default_pool
     from octoroute.config import Settings
     from octoroute.episodes.router import Router
+    from octoroute.episodes.strategies import default_strategy, fresh_cost
+    from octoroute.evaluation.sizes import by_size
+    from octoroute.features import TrajectoryFeaturizer
+    from octoroute.policies import BasePolicy
     from octoroute.sandbox import Executor, prepare
     from octoroute.store import open_store
     from octoroute.tasks import load_benchmark
@@ -266,36 +301,37 @@ def live_routing(
     if len(ids) <= cfg.live:
         raise ConfigError(f"live routing needs more than {cfg.live} HumanEval problems in the log")
     held = set(np.random.default_rng(0).choice(len(ids), size=cfg.live, replace=False).tolist())
-    features = features or featurizer()
-    texts = align_problems(matrix.problem_ids, list(by_id.values()))
-    x = features.transform(texts)
-    policy = PolicySpec(cfg.policy, dict(cfg.params)).build(0, matrix)
     live_ids = [ids[k] for k in sorted(held)]
-    train = [i for i, pid in enumerate(matrix.problem_ids) if pid not in live_ids]
-    advance = progress("live: training on the recorded log", len(train))
-    train_full_information(policy, matrix, x, train, on_row=advance)
+    arms = by_size(matrix.arms)
+    train = recorded_trees(cfg.log, arms, exclude=live_ids)
+    if not train:
+        raise ConfigError(f"{cfg.log}: no HumanEval tree with a greedy attempt of every arm")
+    ref = fresh_cost(train, arms[-1])
+    features = features or featurizer()
+    strategy = default_strategy(arms, TrajectoryFeaturizer(features, arms), train,
+                                cfg.max_attempts)  # fmt: skip
+    policy = PolicySpec(cfg.policy, dict(cfg.params)).build(0, matrix)  # unused by play
+    assert isinstance(policy, BasePolicy)
     pool = default_pool(list(matrix.arms))
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     rows: list[LiveRow] = []
     settings = Settings.from_env()
     with Executor(workers=1) as ex, open_store(cfg.out_dir / "demo.db") as store:
         problems = prepare([by_id[pid] for pid in live_ids], ex, settings.cache_dir)
-        advance = progress("live: routing through the local models", len(problems))
-        from octoroute.policies import BasePolicy
-
-        assert isinstance(policy, BasePolicy)
+        advance = progress(f"live: {strategy.name}", len(problems))
         with Router(pool, policy, features, ex, store, run_id="demo/live") as router:
             for problem in problems:
-                routed = router.route(problem)
+                started = time.monotonic()
+                episode = router.play(problem, strategy, cfg.max_attempts, cfg.budget * ref)
                 i = matrix.problem_ids.index(problem.id)
-                a = routed.attempt
+                shown = episode.steps[-1 if episode.submitted is None else episode.submitted]
                 row = LiveRow(
                     problem.id,
-                    routed.decision.arm,
-                    routed.decision.propensity,
-                    bool(a.passed),
-                    a.completion_tokens,
-                    a.latency,
+                    tuple(_step_label(s.decision.arm, s.parent, s.visible) for s in episode.steps),
+                    shown.decision.arm,
+                    bool(episode.grade and episode.grade.passed),
+                    episode.cost / ref if ref > 0 else float("nan"),
+                    time.monotonic() - started,
                     {arm: float(matrix.rewards[i, j]) for j, arm in enumerate(matrix.arms)},
                 )
                 rows.append(row)
@@ -305,24 +341,36 @@ def live_routing(
     return rows
 
 
+def _step_label(arm: str, parent: int | None, visible: Verdict | None) -> str:
+    """``ARM MOVE: visible ...``: one live attempt as the report lists it."""
+    seen = "no program" if visible is None else (
+        "visible passed" if visible.visible_passed else "visible failed")  # fmt: skip
+    return f"{arm} {'fresh' if parent is None else 'repair'}: {seen}"
+
+
 def live_report(rows: Sequence[LiveRow], largest: str) -> Report:
-    """The live problems as a report section: routed pass rate beside the largest arm's."""
+    """The live problems as a report section: the default strategy's pass rate and compute
+    beside the largest arm's recorded pass rate."""
     if not rows:
-        return Report("Live routing", notes=["no problem routed live"])
-    routed = float(np.mean([r.passed for r in rows]))
+        return Report("Live episodes", notes=["no problem solved live"])
+    solved = float(np.mean([r.passed for r in rows]))
+    compute = float(np.mean([r.compute_ratio for r in rows]))
     big = float(np.mean([r.recorded.get(largest, 0.0) for r in rows]))
     oracle = float(np.mean([max(r.recorded.values()) for r in rows]))
     notes = [
-        f"{r.problem_id}: {r.arm} (propensity {r.propensity:.2f}) "
-        f"{'passed' if r.passed else 'failed'}, {r.completion_tokens} tokens, {r.seconds:.1f} s; "
-        f"recorded: " + ", ".join(f"{a} {v:.0f}" for a, v in r.recorded.items())
+        f"{r.problem_id}: "
+        + " -> ".join(r.steps)
+        + f"; submitted {r.arm}, {'passed' if r.passed else 'failed'} the hidden tests, "
+        f"{r.compute_ratio:.2f}x compute, {r.seconds:.1f} s; recorded: "
+        + ", ".join(f"{a} {v:.0f}" for a, v in r.recorded.items())
         for r in rows
     ]
     return Report(
-        "Live routing of held-out HumanEval problems",
+        "Live episodes of held-out HumanEval problems, with the default strategy",
         subtitle=(
-            f"{len(rows)} problems the policy never trained on; routed pass rate {routed:.2f}, "
-            f"{largest} alone (recorded) {big:.2f}, oracle of the recorded attempts {oracle:.2f}"
+            f"{len(rows)} problems the strategy never trained on; pass rate {solved:.2f} at "
+            f"{compute:.2f}x the compute of {largest} alone, which passed {big:.2f} of them "
+            f"(recorded); oracle of the recorded attempts {oracle:.2f}"
         ),
         notes=notes,
     )
@@ -384,6 +432,7 @@ def replay_episodes(
         evaluate_strategies,
         fresh_cost,
         standard_strategies,
+        strategy_name,
         summarize_scores,
     )
     from octoroute.episodes.tree import build_trees
@@ -405,14 +454,13 @@ def replay_episodes(
             continue
         ref = fresh_cost(trees, arms[-1])
         feats = TrajectoryFeaturizer(features or featurizer(), arms)
-        ladder = " > ".join(arms[-cfg.max_attempts :])
-        include = [n.format(ref=arms[-1], ladder=ladder) for n in EPISODE_STRATEGIES]
+        include = [strategy_name(n, arms, cfg.max_attempts) for n in EPISODE_STRATEGIES]
         sset = standard_strategies(arms, feats, ref, max_attempts=cfg.max_attempts,
                                    include=include)  # fmt: skip
         scores = evaluate_strategies(trees, sset.factories, online=sset.online,
                                      max_attempts=cfg.max_attempts, budget=cfg.budget * ref,
                                      seeds=cfg.episode_seeds)  # fmt: skip
-        out.append((bench, summarize_scores(scores, trees, sset.baseline, ref)))
+        out.append((bench, summarize_scores(scores, trees, sset.baseline, ref, sset.default)))
     return out
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from octoroute.arms.models import model_status
 from octoroute.arms.pool import load_pool
+from octoroute.episodes.strategies import DEFAULT_STRATEGY, strategy_name
+from octoroute.evaluation.sizes import by_size
 from octoroute.sandbox import Executor, prepare
 from octoroute.store import open_store
 from octoroute.tasks import load_benchmark
@@ -89,6 +91,10 @@ def test_episodes_replays_the_shipped_export_read_only() -> None:
     for row in data["strategies"]:
         assert {"name", "pass", "ci95", "compute_ratio", "gain_vs_largest", "default"} <= set(row)
         assert set(row["gain_vs_largest"]) == {"mean", "ci95"}
+    # The default strategy is always replayed beside those asked for, and marked.
+    arms = by_size(load_pool("default").names)
+    default = [r["name"] for r in data["strategies"] if r["default"]]
+    assert default == [strategy_name(DEFAULT_STRATEGY, arms)]
     refused = _episodes(*common, "--grow")
     assert refused.returncode == 2 and "import attempts" in refused.stderr
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from octoroute.arms.base import ArmBase, ArmFailure, FlopsCost, PromptStyle, Sampling
+from octoroute.episodes.tree import Cascade
 from octoroute.exceptions import ConfigError, RunBusy
 from octoroute.features import make_featurizer
 from octoroute.policies import LinUCB, make_policy, saved_meta
@@ -128,6 +129,29 @@ def test_a_verified_answer_is_repaired_on_visible_tests_and_graded_on_all(
     # The hidden test graded the program but never reached a model.
     assert script.requests and all(CANARY not in str(sent) for _, sent, _ in script.requests)
     assert saved_meta(tmp_path / "policy.json")["feedback_applied"] == 0  # learned, saved
+
+
+def test_a_verified_request_to_the_router_plays_the_default_strategy(tmp_path: Path) -> None:
+    """With a strategy set, ``octoroute`` plays it (here a cascade: the small arm, then the
+    large one afresh after a visible failure); ``octoroute/POLICY`` runs the policy's
+    episode, which repairs."""
+    wrong, right = "def add(a, b):\n    return a - b\n", "def add(a, b):\n    return a + b\n"
+    script = Script([wrong, right, wrong, right])
+    service = _service(tmp_path, script)
+    service.strategy = Cascade(("small", "large"))
+    body = {"messages": [{"role": "user", "content": "add"}], "octoroute": {"problem": PROBLEM}}
+    try:
+        played = service.chat(parse_chat({"model": "octoroute", **body}))
+        policy = service.chat(parse_chat({"model": f"octoroute/{service.policy.name}", **body}))
+    finally:
+        service.close()
+    v = played.verification
+    assert v is not None and v["passed"] and played.policy == "cascade small > large"
+    assert [(a["arm"], a["move"]) for a in v["attempts"]] == [("small", "fresh"),
+                                                             ("large", "fresh")]  # fmt: skip
+    w = policy.verification
+    assert w is not None and policy.policy == "linucb"
+    assert [a["move"] for a in w["attempts"]] == ["fresh", "repair"]
 
 
 def test_a_bad_problem_is_a_400_naming_its_field(tmp_path: Path) -> None:

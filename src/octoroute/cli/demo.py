@@ -101,8 +101,8 @@ def demo_command(
             if he is not None and cfg.live:
                 rows = demo.live_routing(he, cfg, progress, features=features,
                                          on_row=lambda r: _err.print(
-                    f"  {r.problem_id}: {r.arm} -> {'passed' if r.passed else 'failed'} "
-                    f"({r.completion_tokens} tokens, {r.seconds:.1f} s)"))  # fmt: skip
+                    f"  {r.problem_id}: {' -> '.join(r.steps)}; hidden tests "
+                    f"{'passed' if r.passed else 'failed'} ({r.seconds:.1f} s)"))  # fmt: skip
                 largest = he.largest_arm()
                 sections.append(demo.live_report(rows, largest))
                 out.print(sections[-1].subtitle)

@@ -55,6 +55,7 @@ def _print(summary: dict[str, Any]) -> None:
             f"{g['mean']:+.3f} [{g['ci95'][0]:+.3f}, {g['ci95'][1]:+.3f}]")  # fmt: skip
         name = r["name"] + (f" ({', '.join(r['chosen'])})" if "pair" in r["name"]
                             and r.get("chosen") else "")  # fmt: skip
+        name += " [default]" if r["default"] else ""
         table.add_row(name, f"{r['pass']:.3f}", f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]",
                       f"{r['compute_ratio']:.2f}x", f"{r['mean_attempts']:.2f}", gain)  # fmt: skip
     out = Console(soft_wrap=True, width=160)
@@ -274,7 +275,7 @@ def episodes_command(
                            f"{len(missing) - fresh} repairs)")  # fmt: skip
                 prepared = _grow_round(store, the_pool, problems, chosen, prepared, missing,
                                        f"grow/{bench}", workers, runner)  # fmt: skip
-            summary = summarize_scores(scores, trees, sset.baseline, reference_cost)
+            summary = summarize_scores(scores, trees, sset.baseline, reference_cost, sset.default)
             summary["outcome_model"] = outcome_model_quality(trees, feats)
             summary["benchmark"] = bench
             summary["max_attempts"] = max_attempts

@@ -11,20 +11,23 @@ from the saved state and first learns any feedback the log holds beyond it.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich.markup import escape
 
 from octoroute.cli.common import console, fail
 from octoroute.cli.featurespec import FeaturizerOpt
 from octoroute.exceptions import ConfigError, MissingDependencyError, OctorouteError, RunBusy
 
 if TYPE_CHECKING:
+    from octoroute.episodes.tree import Strategy
     from octoroute.features import Featurizer
     from octoroute.policies import BasePolicy
 
-__all__ = ["API_KEY_ENV", "CHAT_KEY_ENV", "serve_command", "warm_start"]
+__all__ = ["API_KEY_ENV", "CHAT_KEY_ENV", "default_episodes", "serve_command", "warm_start"]
 
 API_KEY_ENV = "OCTOROUTE_API_KEY"
 """The bearer token ``POST /v1/feedback`` requires, when set."""
@@ -41,6 +44,27 @@ def warm_start(policy: BasePolicy, features: Featurizer, log: Path, arms: list[s
         demo.train_full_information(policy, matrix, features.transform(texts), arms=arms)
         for _, matrix, texts in demo.load_matrices(demo.DemoConfig(log=log))
     )
+
+
+def default_episodes(arms: Sequence[str], features: Featurizer, log: Path) -> Strategy | None:
+    """The default episode strategy on the pool, fitted on ``log``'s episode trees, for the
+    verified requests to ``octoroute``; None (with a warning: the policy's episodes serve them)
+    when it learns and the log holds no tree of these arms."""
+    from octoroute import demo
+    from octoroute.episodes.strategies import default_strategy
+    from octoroute.evaluation.sizes import by_size
+    from octoroute.features import TrajectoryFeaturizer
+
+    ordered = by_size(arms)
+    try:
+        trees = demo.recorded_trees(log, ordered)
+        strategy = default_strategy(ordered, TrajectoryFeaturizer(features, ordered), trees)
+    except ConfigError as e:
+        console.print(f"[yellow]{escape(str(e))}[/yellow]: verified requests to octoroute run "
+                      "the policy's episodes")  # fmt: skip
+        return None
+    console.print(f"verified requests to octoroute: {strategy.name} ({len(trees)} trees)")
+    return strategy
 
 
 def serve_command(
@@ -101,7 +125,9 @@ def serve_command(
                 log = warm or demo.recorded_log()
                 n = warm_start(the_policy, features, log, list(the_pool.names))
                 console.print(f"policy {policy}: trained on {n} outcomes of {log.name}")
-            service = RoutingService(the_pool, the_policy, features, store, state_path)
+            strategy = default_episodes(the_pool.names, features, warm or demo.recorded_log())
+            service = RoutingService(the_pool, the_policy, features, store, state_path,
+                                     strategy=strategy)  # fmt: skip
             try:
                 caught_up = service.open(applied)
             except RunBusy as e:

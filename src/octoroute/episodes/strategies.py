@@ -37,6 +37,7 @@ from octoroute.episodes.tree import (
     EpisodeResult,
     EpisodeTree,
     Fixed,
+    FixedRules,
     Ladder,
     Move,
     NodeRequest,
@@ -55,23 +56,43 @@ from octoroute.policies import BasePolicy, make_policy
 from octoroute.types import Attempt, Decision, Problem
 
 __all__ = [
+    "DEFAULT_STRATEGY",
     "BanditRepair",
     "BestPair",
     "GreedyOutcome",
     "Rows",
     "StrategySet",
     "StrategyScore",
+    "default_strategy",
     "episode_problems",
     "evaluate_strategies",
     "fresh_cost",
     "outcome_model_quality",
     "standard_strategies",
+    "strategy_name",
     "summarize_scores",
     "move_label",
     "training_rows",
 ]
 
 StrategyFactory = Callable[[], Strategy]
+
+DEFAULT_STRATEGY = "cascade {ladder}"
+"""The default episode strategy, as a :func:`strategy_name` template: the one ``octoroute
+demo`` and the live router play. Declared from HumanEval's replay before MBPP+'s was run, by
+the rule declared first (the highest HumanEval pass rate at a mean compute of at most 1.5x
+the largest arm's greedy attempt, the cheaper on ties); MBPP+ confirms it or not (README)."""
+
+
+def strategy_name(template: str, arms_by_size: Sequence[str], max_attempts: int = 3) -> str:
+    """A standard strategy's name on a pool: ``{ref}`` is the largest arm, ``{ladder}`` the
+    ``max_attempts`` largest arms, smallest first.
+
+    >>> strategy_name("cascade {ladder}", ["a-1b", "b-2b", "c-3b", "d-4b"], 2)
+    'cascade c-3b > d-4b'
+    """
+    arms = tuple(arms_by_size)
+    return template.format(ref=arms[-1], ladder=" > ".join(arms[-max_attempts:]))
 
 
 def _path(by_id: Mapping[int | None, Attempt], node: Attempt) -> list[Attempt]:
@@ -521,6 +542,8 @@ class StrategySet:
     factories: Mapping[str, StrategyFactory]
     online: tuple[str, ...]
     baseline: str
+    default: str
+    """The name of :data:`DEFAULT_STRATEGY` on this pool."""
 
 
 def standard_strategies(
@@ -543,7 +566,8 @@ def standard_strategies(
     and cost-aware at each of ``lambdas``: the one-shot frontier), then greedily per compute at
     each of ``targets`` x ``reference_cost`` (the reference arm's mean fresh compute), and
     greedily by predicted success alone within the largest target; the bandit learns online.
-    ``include`` keeps only the named strategies (the baseline is always kept).
+    ``include`` keeps only the named strategies (the baseline and the default are always
+    kept).
     """
     arms = tuple(arms_by_size)
     ref = arms[-1]
@@ -599,12 +623,34 @@ def standard_strategies(
     bandit = "bandit repair linucb online"
     f[bandit] = lambda: BanditRepair(featurizer, arms, policy="linucb")
     baseline = f"{ref} alone"
+    default = strategy_name(DEFAULT_STRATEGY, arms, max_attempts)
     if include is not None:
         unknown = sorted(set(include) - set(f))
         if unknown:
             raise ValueError(f"unknown strategies {unknown}; known: {sorted(f)}")
-        f = {k: v for k, v in f.items() if k in include or k == baseline}
-    return StrategySet(f, tuple(k for k in f if k == bandit), baseline)
+        f = {k: v for k, v in f.items() if k in include or k in (baseline, default)}
+    return StrategySet(f, tuple(k for k in f if k == bandit), baseline, default)
+
+
+def default_strategy(
+    arms_by_size: Sequence[str],
+    featurizer: TrajectoryFeaturizer,
+    trees: Sequence[EpisodeTree],
+    max_attempts: int = 3,
+) -> Strategy:
+    """:data:`DEFAULT_STRATEGY` on a pool, fitted on ``trees`` (recorded episode trees holding
+    every arm's greedy attempt; a fixed strategy needs none). Raises ConfigError when it
+    learns and there are no trees to learn from."""
+    arms = tuple(arms_by_size)
+    reference_cost = fresh_cost(trees, arms[-1]) if trees else 0.0
+    sset = standard_strategies(arms, featurizer, reference_cost, max_attempts=max_attempts,
+                               include=[])  # fmt: skip
+    strategy = sset.factories[sset.default]()
+    if not trees and not isinstance(strategy, FixedRules):
+        raise ConfigError(f"the default strategy {sset.default!r} learns from recorded "
+                          "episode trees; none holds a greedy attempt of every arm")  # fmt: skip
+    strategy.fit(trees)
+    return strategy
 
 
 def summarize_scores(
@@ -612,10 +658,14 @@ def summarize_scores(
     trees: Sequence[EpisodeTree],
     baseline: str,
     reference_cost: float,
+    default: str | None = None,
 ) -> dict[str, Any]:
-    """JSON summary: every strategy's row, the oracles, and the share of the gap closed."""
+    """JSON summary: every strategy's row (``default``'s marked ``"default": true``), the
+    oracles, and the share of the gap closed."""
     base = scores[baseline]
     rows = [s.to_json(base, reference_cost) for s in scores.values()]
+    for row in rows:
+        row["default"] = row["name"] == default
     tree_oracle = np.array([float(t.oracle()) for t in trees])
     headroom = float(tree_oracle.mean()) - base.pass_rate
     for row, s in zip(rows, scores.values(), strict=True):

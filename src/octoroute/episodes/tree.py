@@ -51,6 +51,7 @@ __all__ = [
     "EpisodeResult",
     "EpisodeTree",
     "Fixed",
+    "FixedRules",
     "Ladder",
     "Move",
     "NodeRequest",
@@ -190,8 +191,8 @@ class Strategy(Protocol):
         ...
 
 
-class _Fixed:
-    """Shared no-op learning of the fixed strategies."""
+class FixedRules:
+    """Shared no-op learning of the fixed strategies (what learns nothing derives from it)."""
 
     name = ""
 
@@ -202,7 +203,7 @@ class _Fixed:
         """Nothing to learn."""
 
 
-class Fixed(_Fixed):
+class Fixed(FixedRules):
     """One arm, one attempt: the single-arm baseline (``max_attempts`` is irrelevant)."""
 
     def __init__(self, arm: str) -> None:
@@ -214,7 +215,7 @@ class Fixed(_Fixed):
         return Action(self.arm, Move.FRESH) if index == 0 else None
 
 
-class Retry(_Fixed):
+class Retry(FixedRules):
     """Fresh attempt by ``arm``, then repairs of its own program by the same arm."""
 
     def __init__(self, arm: str) -> None:
@@ -226,7 +227,7 @@ class Retry(_Fixed):
         return Action(self.arm, Move.FRESH if index == 0 else Move.REPAIR)
 
 
-class Resample(_Fixed):
+class Resample(FixedRules):
     """Fresh attempts by ``arm`` again and again: greedy first, then temperature samples."""
 
     def __init__(self, arm: str) -> None:
@@ -238,7 +239,7 @@ class Resample(_Fixed):
         return Action(self.arm, Move.FRESH)
 
 
-class _Escalation(_Fixed):
+class _Escalation(FixedRules):
     """Arms tried in the order given, one per attempt, until one passes the visible tests;
     ``later`` is how every arm after the first works (repairs, or starts afresh)."""
 
@@ -275,7 +276,7 @@ class Cascade(_Escalation):
     later = Move.FRESH
 
 
-class Vote(_Fixed):
+class Vote(FixedRules):
     """Candidates from the arms in order (an arm named again resamples it), whatever their
     visible verdicts, up to the attempt cap or the budget; the selection rule then picks one
     (with :class:`~octoroute.episodes.selection.Consensus`: the program most candidates agree

@@ -35,6 +35,7 @@ from octoroute.types import Attempt, Completion, Decision, Problem
 
 if TYPE_CHECKING:
     from octoroute.arms.base import CompletionStream
+    from octoroute.episodes.tree import Strategy
     from octoroute.sandbox import Executor
 
 __all__ = [
@@ -125,8 +126,12 @@ class RoutingService:
         *,
         run_id: str = "serve",
         build: Callable[[str], ArmBase] | None = None,
+        strategy: Strategy | None = None,
     ) -> None:
         self.pool = pool
+        self.strategy = strategy
+        """The episode strategy a verified request to ``octoroute`` plays (the default one);
+        None, or a request to ``octoroute/POLICY``: the policy's episode."""
         self.policy = policy
         self.featurizer = featurizer
         self.store = store
@@ -319,8 +324,9 @@ class RoutingService:
     def solve(self, request: ChatRequest) -> Answer:
         """Run an episode on the request's problem: route, generate, judge in the sandbox,
         repair within the caps; answer with the submitted program and its verdicts. Only the
-        visible tests reach a model; the policy learns from each attempt's visible verdict.
-        Episodes run one at a time."""
+        visible tests reach a model. To ``octoroute`` the episode is the default strategy's
+        (:attr:`strategy`, when set); to ``octoroute/POLICY`` or an arm, the policy's, which
+        learns from each attempt's visible verdict. Episodes run one at a time."""
         from octoroute.episodes.router import Router
         from octoroute.sandbox import prepare
 
@@ -335,7 +341,11 @@ class RoutingService:
             shared = cast(BasePolicy, _Locked(self.policy, self._lock))
             router = Router(self.pool, shared, cast(Featurizer, self._features), executor,
                             self.store, run_id=self.verified_run, build=self._arm)  # fmt: skip
-            episode = router.solve(prepared, request.max_attempts, request.budget, offered)
+            if request.model == ROUTER and self.strategy is not None:
+                episode = router.play(prepared, self.strategy, request.max_attempts,
+                                      request.budget)  # fmt: skip
+            else:
+                episode = router.solve(prepared, request.max_attempts, request.budget, offered)
             with self._lock:
                 self.save()
         if not episode.steps:
