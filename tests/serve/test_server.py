@@ -20,6 +20,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from octoroute.types import Problem
 from tests.local_model import require
 
 require("smollm2-135m", ("xllamacpp", "local"), ("starlette", "serve"), ("openai", "dev"))
@@ -40,13 +41,13 @@ def _free_port() -> int:
 class Server:
     """One ``octoroute serve`` process on a free loopback port."""
 
-    def __init__(self, state: Path) -> None:
+    def __init__(self, state: Path, *extra: str, env: dict[str, str] | None = None) -> None:
         self.state = state
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        env = {**os.environ, "OCTOROUTE_API_KEY": KEY, "OCTOROUTE_THREADS": "1"}
+        env = {**os.environ, "OCTOROUTE_API_KEY": KEY, "OCTOROUTE_THREADS": "1", **(env or {})}
         cmd = [sys.executable, "-m", "octoroute", "serve", "--arms", ARM, "--state", str(state),
-               "--port", str(self.port), "--max-body", "4096"]  # fmt: skip
+               "--port", str(self.port), "--max-body", "4096", *extra]  # fmt: skip
         self.log = state / f"server-{self.port}.log"
         with self.log.open("w") as out:  # the child holds its own copy of the descriptor
             self.proc = subprocess.Popen(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -203,3 +204,67 @@ def test_a_second_server_on_the_same_state_stops_at_once(server: Server) -> None
            str(server.state), "--port", str(_free_port())]  # fmt: skip
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "another octoroute serve uses it" in done.stderr
+
+
+def _clarify_log(path: Path, problems: list[Problem]) -> None:
+    """SmolLM2's clarification log, as clarify-collect and collect write it: coding at once
+    passes the originals only; after the oracle's answer every program passes."""
+    from octoroute.store import open_store
+    from octoroute.types import Attempt, Outcome, TestVerdict, Tier
+
+    def judged(ok: bool) -> tuple[TestVerdict, ...]:
+        return (TestVerdict(0, Tier.BASE, Outcome.PASS if ok else Outcome.WRONG_ANSWER),)
+
+    direct, asked = "collect/humanevalcomm", "clarify/humanevalcomm"
+    with open_store(path) as store:
+        store.add_run(direct, config={})
+        store.add_run(asked, config={})
+        store.add_problems(problems)
+        for arm in (ARM, "oracle"):
+            store.add_arm(arm, backend="openai", model=arm, cost_unit="flops")
+        for p in problems:
+            original = p.id.endswith("/original")
+            store.record_attempt(Attempt(direct, p.benchmark, p.id, ARM, tests=judged(original),
+                                         passed=original, code="x"))  # fmt: skip
+            q = Attempt(asked, p.benchmark, p.id, ARM, completion="?")
+            store.record_attempt(q)
+            qid = store.attempt_id(asked, q.key)
+            a = Attempt(asked, p.benchmark, p.id, "oracle", sample_index=qid, attempt_number=2,
+                        parent_attempt_id=qid, completion="!")  # fmt: skip
+            store.record_attempt(a)
+            aid = store.attempt_id(asked, a.key)
+            store.record_attempt(Attempt(asked, p.benchmark, p.id, ARM, sample_index=aid,
+                                         attempt_number=3, parent_attempt_id=aid,
+                                         tests=judged(True), passed=True, code="y"))  # fmt: skip
+
+
+def test_a_vague_request_comes_back_as_a_question_and_the_reply_gets_code(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """With an ask model fitted on a clarification log, the router asks back about a vague
+    request (a header says so) and the client's next turn, with the reply, gets the code."""
+    from octoroute.tasks.humanevalcomm import load_humanevalcomm
+
+    loaded = load_humanevalcomm(shared_data / "humanevalcomm", plus=shared_data)
+    problems = [p for p in loaded if int(p.id.split("/")[1]) < 12]
+    log = tmp_path / "clarify.db"
+    _clarify_log(log, problems)
+    (tmp_path / "state").mkdir()
+    server = Server(tmp_path / "state", "--ask-log", str(log), "--ask-arm", ARM,
+                    env={"OCTOROUTE_DATA_DIR": str(shared_data)})  # fmt: skip
+    try:
+        vague = next(p for p in problems if not p.id.endswith("/original"))
+        first = [{"role": "user", "content": vague.prompt}]
+        raw = server.client().chat.completions.with_raw_response.create(
+            model="octoroute", messages=first, max_tokens=16)  # type: ignore[arg-type]  # fmt: skip
+        assert raw.headers["x-octoroute-action"] == "ask"
+        question = raw.parse().choices[0].message.content
+        assert question
+        turns = [*first, {"role": "assistant", "content": question},
+                 {"role": "user", "content": "Return the list sorted."}]  # fmt: skip
+        raw = server.client().chat.completions.with_raw_response.create(
+            model="octoroute", messages=turns, max_tokens=16)  # type: ignore[arg-type]  # fmt: skip
+        assert raw.headers["x-octoroute-action"] == "code"
+        assert raw.headers["x-octoroute-episode"] == raw.headers["x-octoroute-decision-id"]
+    finally:
+        server.stop()

@@ -9,18 +9,21 @@ from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from octoroute.arms.base import ArmBase, ArmFailure, FlopsCost, PromptStyle, Sampling
+from octoroute.clarify.decide import AskModel
 from octoroute.episodes.tree import Cascade
 from octoroute.exceptions import ConfigError, RunBusy
 from octoroute.features import make_featurizer
 from octoroute.policies import LinUCB, make_policy, saved_meta
+from octoroute.serve.asking import Asking
 from octoroute.serve.errors import ApiError
 from octoroute.serve.protocol import parse_chat
 from octoroute.serve.service import CHAT, Answer, RoutingService, Streaming, check_features
 from octoroute.store import open_store
-from octoroute.types import ArmErrorKind
+from octoroute.types import ArmErrorKind, Problem
 from tests.fakes import Script, builder, scripted_pool
 
 ARMS = {"small": PromptStyle.CHAT, "large": PromptStyle.CHAT}
@@ -152,6 +155,60 @@ def test_a_verified_request_to_the_router_plays_the_default_strategy(tmp_path: P
     w = policy.verification
     assert w is not None and policy.policy == "linucb"
     assert [a["move"] for a in w["attempts"]] == ["fresh", "repair"]
+
+
+UNCLEAR = 'def f(x):\n    """Ambiguous and vague: unclear what f returns."""\n'
+CLEAR = "Write sort_list(xs) returning xs sorted in ascending order."
+
+
+def _asking(lambda_ask: float = 0.1) -> Asking:
+    """An ask model that learned: asking pays on vague requests, not on clear ones."""
+    vague = [Problem(f"v{i}", "t", f"{UNCLEAR} case {i}", "f", "", ()) for i in range(12)]
+    clear = [Problem(f"c{i}", "t", f"{CLEAR} case {i}", "f", "", ()) for i in range(12)]
+    code = np.array([0.0] * 12 + [1.0] * 12)
+    model = AskModel(lambda_ask).fit([*vague, *clear], code, np.ones(24))
+    return Asking(model, "small")
+
+
+def test_a_vague_request_is_asked_back_and_the_reply_continues_the_episode(
+    tmp_path: Path,
+) -> None:
+    question, code = "Should f return x squared or x doubled?", "def f(x):\n    return x * x\n"
+    script = Script([question, code, "def sort_list(xs):\n    return sorted(xs)\n"])
+    service = _service(tmp_path, script, opened=False)
+    service.asking = _asking()
+    service.open()
+    asked = service.chat(_ask(text=UNCLEAR))  # type: ignore[arg-type]
+    assert asked.action == "ask" and asked.text == question and asked.policy == "ask"
+    turns = [{"role": "user", "content": UNCLEAR}, {"role": "assistant", "content": question},
+             {"role": "user", "content": "x squared."}]  # fmt: skip
+    coded = service.chat(parse_chat({"model": "octoroute", "messages": turns}))
+    assert coded.action == "code" and coded.episode == asked.decision_id and "x * x" in coded.text
+    sent = script.requests[-1][1]  # the code turn saw the request, the question and the reply
+    assert isinstance(sent, list) and "x squared." in sent[-1]["content"]
+    assert "`f`" in sent[-1]["content"]  # the function the request names
+    routed = service.chat(_ask(text=CLEAR))  # type: ignore[arg-type]
+    assert routed.action == "" and routed.policy == "linucb"
+    logged = [a for a in service.store.attempts("serve") if a.problem_id == asked.decision_id]
+    assert [(a.attempt_number, a.arm) for a in logged] == [(1, "small"), (2, "user"),
+                                                          (3, "small")]  # fmt: skip
+    assert [a.parent_attempt_id for a in logged] == [None, logged[0].id, logged[1].id]
+    service.close()
+    service.store.close()
+    # A restarted server still knows the question: a reply to it continues the episode.
+    again = _service(tmp_path, Script([code]), opened=False)
+    again.asking = _asking()
+    again.open()
+    replied = again.chat(parse_chat({"model": "octoroute", "messages": turns}))
+    assert replied.action == "code" and replied.episode == asked.decision_id
+
+
+def test_asking_needs_its_arm_in_the_pool(tmp_path: Path) -> None:
+    pool = scripted_pool(ARMS)
+    with pytest.raises(ConfigError, match="asking arm 'huge'"):
+        RoutingService(pool, make_policy("linucb"), make_featurizer("lexical"),
+                       open_store(":memory:"), tmp_path / "p.json",
+                       asking=Asking(_asking().model, "huge"))  # fmt: skip
 
 
 def test_a_bad_problem_is_a_400_naming_its_field(tmp_path: Path) -> None:

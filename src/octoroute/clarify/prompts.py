@@ -37,6 +37,9 @@ CODE = (
 )
 
 
+CODE_ANY = "{answer}\n\nNow write the complete code in one ```python code block."
+
+
 def ask_messages(prompt: str) -> Messages:
     """The asking arm's turn: the request, and the instruction to ask one question."""
     return [{"role": "system", "content": SYSTEM},
@@ -49,15 +52,17 @@ def answer_messages(original: str, question: str) -> Messages:
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": text}]
 
 
-def code_messages(prompt: str, question: str, answer: str, entry_point: str) -> Messages:
+def code_messages(prompt: str, question: str, answer: str, entry_point: str | None) -> Messages:
     """The coding arm's turn: the request, the question asked, the answer, then the code of
     ``entry_point``, the name the request defines and the tests call (an answer quoting the
-    original problem may use another)."""
+    original problem may use another; None: a request that names no function)."""
+    code = (CODE.format(answer=answer, entry_point=entry_point) if entry_point
+            else CODE_ANY.format(answer=answer))  # fmt: skip
     return [
         {"role": "system", "content": SYSTEM},
         {"role": "user", "content": ASK.format(prompt=prompt)},
         {"role": "assistant", "content": question},
-        {"role": "user", "content": CODE.format(answer=answer, entry_point=entry_point)},
+        {"role": "user", "content": code},
     ]
 
 

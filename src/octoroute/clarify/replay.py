@@ -6,9 +6,8 @@ asking (the program written after that user's answer, from :mod:`.collect`). The
 
 - ``always_code`` and ``always_ask``;
 - ``router``: asks when its predicted success after asking, minus ``lambda_ask`` (the cost of
-  a user's turn), beats its predicted success coding at once. Both predictions are logistic
-  regressions on the prompt's lexical features, cross-fitted (trained on the other folds'
-  problems, never on the problem decided).
+  a user's turn), beats its predicted success coding at once (:mod:`.decide`), cross-fitted
+  (trained on the other folds' problems, never on the problem decided).
 
 Reported per policy and user: pass@1 on the modified prompts and on the originals with
 bootstrap intervals, the communication rate (asks on modified prompts), the false-ask rate
@@ -19,16 +18,15 @@ helped. Problems lacking either outcome are left out and counted.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from octoroute.clarify.decide import AskModel
 from octoroute.evaluation.metrics import bootstrap_ci
 from octoroute.exceptions import ConfigError
-from octoroute.features import LexicalFeaturizer
 from octoroute.types import Attempt, Problem
 
 __all__ = ["Outcomes", "clarify_summary", "outcomes"]
@@ -127,15 +125,7 @@ def outcomes(
 
 
 def _router_asks(o: Outcomes, lambda_ask: float, folds: int, seed: int) -> np.ndarray[Any, Any]:
-    """Cross-fitted decisions: ask where predicted success after asking, minus ``lambda_ask``,
-    beats predicted success coding at once."""
-    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
-
-    # The prompt's words only: the loader keeps visible tests on originals and none on the
-    # rewrites, so the test count would tell the two apart without reading the prompt.
-    featurizer = LexicalFeaturizer(n_features=256)
-    x = np.vstack([featurizer.transform_one(dataclasses.replace(p.visible_only(), tests=()))
-                   for p in o.problems])  # fmt: skip
+    """Cross-fitted decisions of the ask model (:mod:`.decide`), trained on the other folds."""
     n = len(o.problems)
     # Folds by task: the variants of one HumanEval problem share its tests and most of its
     # prompt, so they are held out together.
@@ -146,16 +136,11 @@ def _router_asks(o: Outcomes, lambda_ask: float, folds: int, seed: int) -> np.nd
     for f in range(min(folds, len(tasks))):
         held = np.array([i for i, p in enumerate(o.problems) if fold_of[_task(p)] == f])
         train = np.array([i for i, p in enumerate(o.problems) if fold_of[_task(p)] != f])
-        if len(held) == 0:
+        if len(held) == 0 or len(train) == 0:
             continue
-        p = {}
-        for name, y in (("code", o.code), ("ask", o.ask)):
-            if len(train) == 0 or len(set(y[train].tolist())) < 2:  # one class: its rate
-                p[name] = np.full(len(held), y[train].mean() if len(train) else 0.0)
-            else:
-                model = LogisticRegression(C=1.0, max_iter=1000).fit(x[train], y[train])
-                p[name] = model.predict_proba(x[held])[:, 1]
-        asks[held] = p["ask"] - lambda_ask > p["code"]
+        model = AskModel(lambda_ask).fit([o.problems[i] for i in train], o.code[train],
+                                         o.ask[train])  # fmt: skip
+        asks[held] = [c.ask for c in model.choose([o.problems[i] for i in held])]
     return asks
 
 

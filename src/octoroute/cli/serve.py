@@ -26,8 +26,16 @@ if TYPE_CHECKING:
     from octoroute.episodes.tree import Strategy
     from octoroute.features import Featurizer
     from octoroute.policies import BasePolicy
+    from octoroute.serve.asking import Asking
 
-__all__ = ["API_KEY_ENV", "CHAT_KEY_ENV", "default_episodes", "serve_command", "warm_start"]
+__all__ = [
+    "API_KEY_ENV",
+    "CHAT_KEY_ENV",
+    "asking_from_log",
+    "default_episodes",
+    "serve_command",
+    "warm_start",
+]
 
 API_KEY_ENV = "OCTOROUTE_API_KEY"
 """The bearer token ``POST /v1/feedback`` requires, when set."""
@@ -67,6 +75,28 @@ def default_episodes(arms: Sequence[str], features: Featurizer, log: Path) -> St
     return strategy
 
 
+def asking_from_log(log: Path, arm: str, user: str, lambda_ask: float) -> Asking:
+    """Clarifying questions by ``arm``, the ask model fitted on a clarification log's
+    HumanEvalComm outcomes of that arm with ``user``'s answers (``octoroute collect`` and
+    ``clarify-collect`` runs; the data from ``$OCTOROUTE_DATA_DIR``)."""
+    from octoroute.clarify.decide import AskModel
+    from octoroute.clarify.replay import outcomes
+    from octoroute.evaluation import read_log
+    from octoroute.serve.asking import Asking
+    from octoroute.tasks import load_benchmark
+
+    bench = "humanevalcomm"
+    found = outcomes(read_log(log), load_benchmark(bench), arm, f"collect/{bench}",
+                     f"clarify/{bench}")  # fmt: skip
+    mine = [o for o in found if o.user == user]
+    if not mine:
+        users = ", ".join(o.user for o in found) or "none"
+        raise ConfigError(f"--ask-log {log}: no ask episode of arm {arm!r} answered by "
+                          f"{user!r} (users there: {users}): run clarify-collect")  # fmt: skip
+    o = mine[0]
+    return Asking(AskModel(lambda_ask).fit(o.problems, o.code, o.ask), arm)
+
+
 def serve_command(
     pool: Annotated[str, typer.Option("--pool", help="'default' or a pool TOML file.")] = (
         "default"
@@ -88,6 +118,23 @@ def serve_command(
     max_body: Annotated[
         int, typer.Option("--max-body", min=1024, help="Largest request body, in bytes.")
     ] = 1 << 20,
+    ask_log: Annotated[
+        Path | None,
+        typer.Option(
+            "--ask-log",
+            help="A clarification log (clarify-collect) to fit the ask "
+            "model on: routed first turns may then come back as a question.",
+        ),
+    ] = None,
+    ask_arm: Annotated[
+        str | None, typer.Option("--ask-arm", help="The arm that asks and codes (with --ask-log).")
+    ] = None,
+    ask_user: Annotated[
+        str, typer.Option("--ask-user", help="Whose answers the ask model learned from.")
+    ] = "oracle",
+    lambda_ask: Annotated[
+        float, typer.Option("--lambda-ask", help="The cost of a user's turn, in pass@1.")
+    ] = 0.1,
 ) -> None:
     """Serve the pool behind one OpenAI-compatible endpoint that routes every request, says
     which arm answered, and learns from feedback (POST /v1/feedback)."""
@@ -106,6 +153,13 @@ def serve_command(
 
     try:
         the_pool = load_pool(pool, arms.split(",") if arms else None)
+        if (ask_log is None) != (ask_arm is None):
+            raise ConfigError("--ask-log and --ask-arm go together")
+        asking = None
+        if ask_log is not None and ask_arm is not None:
+            asking = asking_from_log(ask_log, ask_arm, ask_user, lambda_ask)
+            console.print(f"asks back with {ask_arm} (ask model of {ask_log.name}, "
+                          f"lambda_ask {lambda_ask:g})")  # fmt: skip
         if policy not in POLICIES:
             raise ConfigError(f"--policy {policy!r}: expected one of {', '.join(POLICIES)}")
         state.mkdir(parents=True, exist_ok=True)
@@ -127,7 +181,7 @@ def serve_command(
                 console.print(f"policy {policy}: trained on {n} outcomes of {log.name}")
             strategy = default_episodes(the_pool.names, features, warm or demo.recorded_log())
             service = RoutingService(the_pool, the_policy, features, store, state_path,
-                                     strategy=strategy)  # fmt: skip
+                                     strategy=strategy, asking=asking)  # fmt: skip
             try:
                 caught_up = service.open(applied)
             except RunBusy as e:

@@ -47,6 +47,10 @@ def _headers(answer: Answer) -> dict[str, str]:
     }
     if answer.failed:
         out["x-octoroute-fallback"] = ",".join(answer.failed)
+    if answer.action:  # a clarifying question, or the code written after the reply to one
+        out["x-octoroute-action"] = answer.action
+    if answer.episode:
+        out["x-octoroute-episode"] = answer.episode
     if answer.verification is not None:
         out["x-octoroute-verdict"] = "passed" if answer.verification["passed"] else "failed"
         out["x-octoroute-attempts"] = str(len(answer.verification["attempts"]))

@@ -28,6 +28,7 @@ from octoroute.arms.pool import Pool, register_arms
 from octoroute.exceptions import ConfigError, DataError, OctorouteError, StoreConflict
 from octoroute.features import Featurizer
 from octoroute.policies import BasePolicy
+from octoroute.serve.asking import ASK, CODE, USER, Asking, Question
 from octoroute.serve.errors import ApiError
 from octoroute.serve.protocol import ChatRequest
 from octoroute.store import DecisionRecord, Store, hash_text
@@ -75,6 +76,11 @@ class Answer:
     """``arm:error`` of each arm that failed before ``arm`` answered."""
     verification: Mapping[str, Any] | None = None
     """For a verified request: the episode's attempts and the submitted program's verdict."""
+    action: str = ""
+    """``ask`` when the answer is a clarifying question, ``code`` when it is the code written
+    after the user's reply to one (:mod:`.asking`); empty otherwise."""
+    episode: str = ""
+    """For ``code``: the decision id of the question it follows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +133,16 @@ class RoutingService:
         run_id: str = "serve",
         build: Callable[[str], ArmBase] | None = None,
         strategy: Strategy | None = None,
+        asking: Asking | None = None,
     ) -> None:
+        if asking is not None and asking.arm not in pool.names:
+            raise ConfigError(f"the asking arm {asking.arm!r} is not in the pool "
+                              f"({', '.join(pool.names)})")  # fmt: skip
+        if USER in pool.names:
+            raise ConfigError(f"the pool has an arm named {USER!r}: that name logs users' replies")
         self.pool = pool
+        self.asking = asking
+        """Clarifying questions (:mod:`.asking`); None: a routed request is never asked back."""
         self.strategy = strategy
         """The episode strategy a verified request to ``octoroute`` plays (the default one);
         None, or a request to ``octoroute/POLICY``: the policy's episode."""
@@ -158,6 +172,9 @@ class RoutingService:
         self.store.claim_run(self.verified_run)
         self.store.add_run(self.run_id, config={"kind": "serve"}, command="serve")
         register_arms(self.store, self.pool)
+        if self.asking is not None:
+            self.store.add_arm(USER, backend=USER, model="a user's reply", cost_unit="flops")
+            self._reopen_questions()
         caught_up = self.recover(applied)
         with self._lock:
             self.save()
@@ -186,6 +203,10 @@ class RoutingService:
         request with tests gets a verified answer (:meth:`solve`)."""
         if request.verified:
             return self.solve(request)
+        if self.asking is not None and request.model in self.router_names:
+            turn = self._clarify(request, self.asking)
+            if turn is not None:
+                return turn
         problem, decision, order = self._decide(request)
         failed: list[str] = []
         for step, (name, arm, sampling, chosen) in enumerate(self._tries(request, decision, order)):
@@ -318,6 +339,95 @@ class RoutingService:
             propensities=dict(decision.propensities or {decision.arm: decision.propensity}),
             created=time.time(),
         )  # fmt: skip
+
+    # -- clarifying questions -----------------------------------------------------------------
+
+    def _clarify(self, request: ChatRequest, asking: Asking) -> Answer | None:
+        """A question for a first turn the ask model would rather ask about, or the code for a
+        turn that replies to one; None: route as usual."""
+        from octoroute.arms.prompts import flatten_messages
+        from octoroute.clarify.prompts import ask_messages, code_messages
+
+        going_on = asking.continuation(request.messages)
+        arm = self._arm(asking.arm)
+        sampling = self._sampling(arm.sampling, request)
+        if going_on is not None:
+            problem_id = going_on.question.problem_id
+            reply = Completion(arm=USER, model=USER, text=going_on.reply, code="")
+            replied = self._turn(problem_id, reply, 2, going_on.question.attempt_id,
+                                 Decision(USER, {}, 1.0, {USER: 1.0}, USER), 1,
+                                 going_on.text)  # fmt: skip
+            messages = code_messages(going_on.request, going_on.text, going_on.reply,
+                                     going_on.entry_point)  # fmt: skip
+            started = time.time()
+            completion = arm.generate(messages, sampling)
+            chosen = Decision(asking.arm, {}, 1.0, {asking.arm: 1.0}, CODE)
+            self._turn(problem_id, completion, 3, replied, chosen, 2,
+                       flatten_messages(messages), sampling, started)  # fmt: skip
+            if not completion.ok:
+                raise ApiError(502, f"the asking arm could not answer ({_failure(completion)})",
+                               code="arms_failed")  # fmt: skip
+            return Answer(problem_id, asking.arm, CODE, 1.0, completion.text,
+                          completion.finish_reason, completion.prompt_tokens,
+                          completion.completion_tokens, action="code",
+                          episode=problem_id)  # fmt: skip
+        request_text = asking.first_turn(request.messages)
+        if request_text is None:
+            return None
+        choice = asking.choose(request_text)
+        if not choice.ask:
+            return None
+        problem = Problem(uuid.uuid4().hex, CHAT, request_text, "", "", ())
+        self.store.add_problems([problem])
+        started = time.time()
+        completion = arm.generate(ask_messages(request_text), sampling)
+        chosen = Decision(asking.arm, {ASK: choice.p_ask, "code": choice.p_code}, 1.0,
+                          {asking.arm: 1.0}, ASK)  # fmt: skip
+        asked = self._turn(problem.id, completion, 1, None, chosen, 0,
+                           flatten_messages(ask_messages(request_text)), sampling,
+                           started)  # fmt: skip
+        if not completion.ok:
+            return None  # no question: route the request as usual
+        asking.remember(completion.text, Question(problem.id, asked))
+        return Answer(problem.id, asking.arm, ASK, 1.0, completion.text.strip(),
+                      completion.finish_reason, completion.prompt_tokens,
+                      completion.completion_tokens, action="ask")  # fmt: skip
+
+    def _turn(
+        self,
+        problem_id: str,
+        completion: Completion,
+        number: int,
+        parent: int | None,
+        decision: Decision,
+        step: int,
+        prompt: str,
+        sampling: Sampling | None = None,
+        started: float | None = None,
+    ) -> int:
+        """Log one turn of a clarification episode under ``parent`` (``prompt``: what it was
+        written from); its attempt id."""
+        problem = Problem(problem_id, CHAT, "", "", "", ())
+        now = time.time()
+        attempt = Attempt.from_parts(
+            self.run_id, problem, completion, None, attempt_number=number,
+            parent_attempt_id=parent, sample_index=parent or 0, prompt_hash=hash_text(prompt),
+            sampling=(sampling or Sampling()).record(), started_at=started or now,
+            finished_at=now,
+        )  # fmt: skip
+        self.store.record_attempt(attempt, decision=self._record(problem, decision, step))
+        logged = self.store.attempt_id(self.run_id, attempt.key)
+        assert logged is not None  # just recorded
+        return logged
+
+    def _reopen_questions(self) -> None:
+        """The questions asked before a restart, so their replies still continue them."""
+        assert self.asking is not None
+        for d in self.store.decisions(self.run_id):
+            if d.policy == ASK and d.attempt_id is not None:
+                asked = self.store.get_attempt(d.attempt_id)
+                if asked is not None and asked.error is None and asked.completion:
+                    self.asking.remember(asked.completion, Question(d.problem_id, d.attempt_id))
 
     # -- verified answers -------------------------------------------------------------------
 
