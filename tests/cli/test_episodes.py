@@ -77,14 +77,16 @@ def test_episodes_grows_the_repairs_a_strategy_needs(tmp_path: Path) -> None:
     assert bad.returncode == 2 and "unknown strategies ['nope']" in bad.stderr
 
 
-def test_episodes_replays_the_shipped_export_read_only() -> None:
+def test_episodes_replays_the_shipped_export_read_only(tmp_path: Path) -> None:
     """Anyone can replay the README's episode numbers from the shipped log, no model needed."""
     from octoroute.demo import recorded_log
 
     log = str(recorded_log())
     common = ["--db", log, "--benchmark", "humaneval", "--problems", "20", "--seeds", "1",
               "--strategies", "retry qwen2.5-coder-1.5b"]  # fmt: skip
-    done = _episodes(*common, "--json")
+    figure = tmp_path / "frontier.png"
+    done = _episodes(*common, "--json", "--figure", str(figure))
+    assert figure.read_bytes().startswith(b"\x89PNG")
     assert done.returncode == 0, done.stderr
     data = json.loads(done.stdout)
     assert data["benchmark"] == "humaneval" and data["problems"] == 20

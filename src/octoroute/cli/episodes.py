@@ -164,6 +164,9 @@ def episodes_command(
     ] = 4,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     out: Annotated[Path | None, typer.Option("--out", help="Write an HTML report.")] = None,
+    figure: Annotated[
+        Path | None, typer.Option("--figure", help="Write the frontier figure (PNG).")
+    ] = None,
     data: Annotated[Path | None, typer.Option("--data", help="Benchmark file or folder.")] = None,
     workers: Annotated[int | None, typer.Option("--workers", help="Sandbox workers.")] = None,
     featurizer: FeaturizerOpt = "lexical",
@@ -205,8 +208,10 @@ def episodes_command(
     from octoroute.evaluation import read_log
     from octoroute.evaluation.sizes import by_size
     from octoroute.features import TrajectoryFeaturizer
+    from octoroute.fileio.atomic import atomic_write
     from octoroute.report import write_html
     from octoroute.report.episodes import episodes_report
+    from octoroute.report.figures import frontier_png
     from octoroute.store import open_store
     from octoroute.tasks import load_benchmark
 
@@ -283,8 +288,15 @@ def episodes_command(
             summary["featurizer"] = {"name": featurizer, **base.get_params()}
             summary["selection"] = {"name": selection, "inputs": consensus_inputs
                                     if selection == "consensus" else None}  # fmt: skip
-        if out is not None:
-            write_html(episodes_report(summary, bench), out)
+        if out is not None or figure is not None:
+            report = episodes_report(summary, bench)
+            if out is not None:
+                write_html(report, out)
+            if figure is not None:
+                png = frontier_png(report)
+                assert png is not None  # a summary always has its strategies
+                with atomic_write(figure) as f:
+                    f.write(png)
     except OctorouteError as e:
         raise _fail(e) from e
     if as_json:
@@ -297,3 +309,5 @@ def episodes_command(
                        "run with --grow")  # fmt: skip
     if out is not None:
         _err.print(f"report written to {out}")
+    if figure is not None:
+        _err.print(f"frontier figure written to {figure}")

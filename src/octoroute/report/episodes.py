@@ -13,7 +13,12 @@ from typing import Any
 from octoroute.evaluation.frontier import FrontierPoint
 from octoroute.report.model import PolicyRow, Report
 
-__all__ = ["BIGGER_SIBLING", "episodes_report"]
+__all__ = ["BIGGER_SIBLING", "DEFAULT", "RULES", "episodes_report"]
+
+RULES = "episode rules (resample, retry, ladder, cascade, vote, pair, bandit)"
+"""The frontier series of the strategies drawn as single labelled points."""
+DEFAULT = "default strategy"
+"""The prefix of the series that marks the default strategy."""
 
 BIGGER_SIBLING: dict[str, tuple[str, float, float]] = {
     "humaneval+": ("Qwen2.5-Coder-3B-Instruct (maker, bf16)", 0.805, 2.0),
@@ -26,7 +31,7 @@ its compute per attempt relative to Qwen2.5-Coder-1.5B's (3.09 B against 1.54 B 
 def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
     """The HTML report: the table, and pass rate against compute per strategy."""
     rows = []
-    singles, one_shot, learned, every = [], [], [], []
+    singles, one_shot, learned, every, rules, default = [], [], [], [], [], []
     for r in summary["strategies"]:
         name = r["name"]
         mode = "online" if "online" in name else "episode"
@@ -39,6 +44,8 @@ def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
         rows.append(PolicyRow(name, mode, r["pass"], tuple(r["ci95"]), regret=regret,
                               compute_ratio=r["compute_ratio"], note=note))  # fmt: skip
         point = FrontierPoint(name, r["compute_ratio"] or 0.0, r["pass"])
+        if r.get("default"):
+            default.append(point)
         if name.endswith(" alone"):
             singles.append(point)
         elif name.startswith("outcome model one-shot"):
@@ -47,6 +54,8 @@ def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
             every.append(point)
         elif name.startswith("outcome model"):
             learned.append(point)
+        else:  # the fixed rules and the bandit, one point each
+            rules.append(FrontierPoint(_short(name), point.compute, point.pass_at_1))
     oracle = summary["oracle_recorded"]
     return Report(
         title=f"Multi-step repair strategies on {benchmark}",
@@ -63,6 +72,8 @@ def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
             "one-shot routing (outcome model)": one_shot,
             "episodes (outcome model, greedy per compute)": learned,
             "episodes (outcome model, every move)": every,
+            RULES: rules,
+            **({f"{DEFAULT}: {default[0].label}": default} if default else {}),
         },
         notes=[
             f"oracle of the recorded attempts: {oracle:.3f}; one-shot oracle (any arm's greedy "
@@ -70,6 +81,11 @@ def episodes_report(summary: dict[str, Any], benchmark: str) -> Report:
             *_incomplete(summary),
         ],
     )
+
+
+def _short(name: str) -> str:
+    """A strategy's name as a figure labels it: arms by their size and style only."""
+    return name.replace("qwen2.5-coder-", "").replace("-completion", "-c")
 
 
 def _incomplete(summary: dict[str, Any]) -> list[str]:
