@@ -16,6 +16,7 @@ from octoroute.arms.base import PromptStyle, Sampling
 from octoroute.arms.models import model_status
 from octoroute.arms.pool import Pool, load_pool
 from octoroute.episodes.router import Router, StopReason
+from octoroute.episodes.selection import Consensus
 from octoroute.episodes.tree import Cascade, Fixed, Resample, Retry, Vote
 from octoroute.exceptions import ConfigError, StoreConflict
 from octoroute.features import make_featurizer
@@ -249,3 +250,18 @@ def test_play_follows_a_strategys_moves_live(executor: Executor, tmp_path: Path)
     assert [s.parent for s in retried.steps] == [None, 0]  # the second repairs the first
     with pytest.raises(ConfigError, match="not an arm of the pool"):
         _router(executor, Script([RIGHT])).play(ADD, Fixed("absent"))
+
+
+def test_play_submits_by_live_consensus(executor: Executor) -> None:
+    """Three candidates pass the visible test; two agree on the inputs made from it, the last
+    fits the example only: most visible submits the last (latest on ties), consensus the
+    agreeing pair's latest."""
+    fits = "```python\ndef add(a, b):\n    return 3 if (a, b) == (1, 2) else a * b\n```"
+    alike = "```python\ndef add(a, b):\n    return b + a\n```"
+    script = [RIGHT, alike, fits]
+    plain = _router(executor, Script(script)).play(ADD, Vote(("chatty",) * 3))
+    assert plain.submitted == 2 and plain.reward == 0.0  # the example fitter fails (2, 3)
+    rule = Consensus({})  # unfitted: every arm counts 1
+    voted = _router(executor, Script(script)).play(ADD, Vote(("chatty",) * 3), select=rule)
+    assert voted.submitted == 1 and voted.reward == 1.0
+    assert [s.visible is not None and s.visible.visible_passed for s in voted.steps] == [True] * 3

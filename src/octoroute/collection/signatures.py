@@ -10,52 +10,20 @@ is generated, so this runs on any log, the shipped export included.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 
 from octoroute.episodes.inputs import selection_inputs
 from octoroute.episodes.tree import EpisodeTree
-from octoroute.sandbox import Executor, codec
-from octoroute.sandbox.executor import RawResult
-from octoroute.sandbox.protocol import Status
+from octoroute.sandbox import Executor
+from octoroute.sandbox.signature import signature
 from octoroute.types import Attempt
 
-__all__ = ["behaviour_signatures", "signable", "signature"]
+__all__ = ["behaviour_signatures", "signable"]
 
 
 def signable(tree: EpisodeTree) -> list[Attempt]:
     """The nodes of ``tree`` a signature is made for: judged programs with an id and code."""
     return [a for a in tree.nodes() if a.tests is not None and a.id is not None and a.code]
-
-
-def signature(results: Iterable[RawResult]) -> str:
-    """The digest of one program's raw results on the selection inputs, in order.
-
-    An answer counts by its bytes (a returned value's encoding, a program's output); a raised
-    exception by its type only (its message and traceback hold the program's own lines); any
-    other failure (timeout, crash, syntax error, ...) by its status alone, not its measured
-    detail. So programs that fail alike on an input agree there.
-    """
-    h = hashlib.blake2b(digest_size=12)
-    for status, _detail, payload, _cpu in results:
-        h.update(status.encode() + b"\0")
-        if status in (Status.VALUE, Status.STDOUT):
-            h.update(payload)
-        elif status == Status.EXCEPTION:
-            h.update(_exception_name(payload).encode())
-        h.update(b"\0")
-    return h.hexdigest()
-
-
-def _exception_name(payload: bytes) -> str:
-    """The exception type in an encoded ``(name, message, traceback)`` report ("?" if not)."""
-    try:
-        report = codec.decode(payload)
-    except (codec.Undecodable, TypeError, ValueError):
-        return "?"
-    if isinstance(report, tuple) and report and isinstance(report[0], str):
-        return report[0][:100]
-    return "?"
 
 
 def behaviour_signatures(

@@ -47,11 +47,14 @@ from octoroute.arms.base import ArmBase, Sampling
 from octoroute.arms.pool import Pool, register_arms
 from octoroute.arms.prompts import flatten_messages
 from octoroute.arms.repair import repair_request
+from octoroute.episodes.inputs import selection_inputs
+from octoroute.episodes.selection import Consensus, Selection
 from octoroute.episodes.tree import Action, Move, Strategy
 from octoroute.exceptions import ConfigError, StoreConflict
 from octoroute.features import Featurizer, Trajectory, TrajectoryFeaturizer, TrajectoryStep
 from octoroute.policies import BasePolicy
 from octoroute.sandbox import Executor
+from octoroute.sandbox.signature import signature
 from octoroute.store import DecisionRecord, Store, hash_text
 from octoroute.types import Attempt, Completion, Decision, Problem, Verdict
 
@@ -271,6 +274,8 @@ class Router:
         budget: float | None = None,
         temperature: float = 0.8,
         online: bool = False,
+        select: Selection | None = None,
+        consensus_inputs: int = 8,
     ) -> Episode:
         """Solve ``problem`` (prepared) with an episode ``strategy``, live, by the rules its
         replay follows (:func:`~octoroute.episodes.tree.replay_episode`).
@@ -279,8 +284,11 @@ class Router:
         an arm and a move, or stops: a fresh start (greedy the first time an arm starts, then
         samples at ``temperature`` seeded by their index, as a collection draws them), or a
         repair of the last judged program. The episode stops on a visible pass (unless the
-        strategy votes), at ``max_attempts`` or ``budget``; the program with most visible tests
-        passed is submitted; then the hidden tests grade. Logged like :meth:`solve`. With
+        strategy votes), at ``max_attempts`` or ``budget``; the selection rule ``select``
+        (default: most visible tests passed) picks the program submitted; then the hidden tests
+        grade. For :class:`~octoroute.episodes.selection.Consensus` (fitted: its arm
+        reliabilities) the candidates are first run on ``consensus_inputs`` inputs made from
+        the visible examples, as the replay's signatures are. Logged like :meth:`solve`. With
         ``online`` the strategy's ``observe`` learns from each attempt's visible outcome, as in
         an online replay.
         """
@@ -329,18 +337,50 @@ class Router:
             if stop_on_pass and step.visible.visible_passed:
                 stop = StopReason.SOLVED
                 break
-        return self._finish(problem, live, trajectory.cost, stop, unit)
+        submitted = self._select(view, live, select, consensus_inputs)
+        return self._finish(problem, live, trajectory.cost, stop, unit, submitted)
+
+    def _select(
+        self, view: Problem, live: Sequence[_Live], select: Selection | None, inputs: int
+    ) -> int | None:
+        """The step ``select`` submits (from what inference sees: ``view`` and the steps'
+        visible verdicts); most visible tests passed when None."""
+        if select is None:
+            return _submitted(live)
+        # The candidates as a rule reads them (arm, code, visible verdicts); id: step + 1.
+        candidates = [
+            Attempt("live", view.benchmark, view.id, s.decision.arm, id=k + 1,
+                    code=s.completion.code, tests=None if s.visible is None else s.visible.tests)
+            for k, s in enumerate(live)
+        ]  # fmt: skip
+        if isinstance(select, Consensus):
+            judged = [a for a in candidates if a.tests is not None and a.code]
+            tests = selection_inputs(view, inputs)
+            raws = self.executor.run_batch(view, [a.code for a in judged], tests) if tests else []
+            signed = {a.id: signature(r) for a, r in zip(judged, raws, strict=True)}
+            select = dataclasses.replace(select, signatures={
+                k: v for k, v in signed.items() if k is not None})  # fmt: skip
+        chosen = select.choose(candidates)
+        return None if chosen is None or chosen.id is None else chosen.id - 1
 
     def _finish(
-        self, problem: Problem, live: Sequence[_Live], cost: float, stop: StopReason, unit: str
+        self,
+        problem: Problem,
+        live: Sequence[_Live],
+        cost: float,
+        stop: StopReason,
+        unit: str,
+        submitted: int | None = None,
     ) -> Episode:
         """Every decision is made: only now do the hidden tests grade the judged steps; the
-        program with most visible tests passed is submitted; the steps are logged."""
+        step ``submitted`` (default: most visible tests passed) is submitted; the steps are
+        logged."""
         grades = [
             self.executor.check(problem, s.completion.code) if s.visible is not None else None
             for s in live
         ]
-        submitted = _submitted(live)
+        if submitted is None:
+            submitted = _submitted(live)
         steps = self._record(problem, live, grades)
         return Episode(
             problem_id=problem.id,

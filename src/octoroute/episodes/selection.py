@@ -98,7 +98,7 @@ class Consensus:
         groups: dict[str, list[tuple[int, Attempt]]] = {}
         for k, a in judged:
             if visible_passes(a) == top:
-                sig = self.signatures.get(a.id or -1, f"#{k}")
+                sig = f"#{k}" if a.id is None else self.signatures.get(a.id, f"#{k}")
                 groups.setdefault(sig, []).append((k, a))
 
         # Unfitted, every arm counts 1; fitted, an arm the training trees never saw counts as
