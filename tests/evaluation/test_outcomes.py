@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from octoroute.evaluation import OutcomeMatrix, from_attempts, load_outcomes
+from octoroute.evaluation import OutcomeMatrix, from_attempts, load_outcomes, replay
 from octoroute.exceptions import ConfigError, DataError
 from octoroute.store import export_jsonl, open_store
 from octoroute.types import Attempt
@@ -194,3 +194,17 @@ def test_reference_column_and_restrict(humaneval_full: OutcomeMatrix) -> None:
         pool.column("deepseek-coder-33b-instruct")
     with pytest.raises(ConfigError, match="no outcomes for problem"):
         pool.restrict(["HumanEval/999"])
+
+
+def test_one_models_arms_are_ordered_by_cost_and_largest_picks_the_costlier() -> None:
+    """Two prompt styles of one model have one size: the longer prompt is the larger arm, for
+    the largest arm and the ``largest`` baseline alike."""
+    arms = ("m-1.5b", "m-1.5b-completion", "s-0.5b")
+    rewards = np.array([[1.0, 0.0, 0.0], [1.0, 0.0, 1.0]])
+    cost = np.array([[9.0, 4.0, 1.0], [9.0, 4.0, 1.0]])
+    matrix = OutcomeMatrix(("p1", "p2"), arms, rewards, cost, "flops",
+                           {"m-1.5b": 1.5, "m-1.5b-completion": 1.5, "s-0.5b": 0.5})  # fmt: skip
+    assert matrix.size_order() == ["s-0.5b", "m-1.5b-completion", "m-1.5b"]
+    assert matrix.largest_arm() == "m-1.5b"
+    result = replay(matrix, np.ones((2, 1)), "largest", mode="online", seeds=1)
+    assert result.to_json()["arm_shares"]["m-1.5b"] == 1.0

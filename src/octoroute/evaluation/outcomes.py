@@ -126,15 +126,25 @@ class OutcomeMatrix:
         """The arms whose cost is unknown on some problem."""
         return [a for j, a in enumerate(self.arms) if np.isnan(self.cost[:, j]).any()]
 
-    def largest_arm(self) -> str:
-        """The arm of most parameters; by mean cost when some size is unknown."""
+    def size_order(self) -> list[str]:
+        """The arms from smallest to largest: by parameters, then by mean cost (one model's
+        arms with a longer prompt are the larger: the instruct style over the completion one);
+        by mean cost alone when some size is unknown. ConfigError when neither is known."""
         sizes = [self.sizes.get(a) for a in self.arms]
-        if all(s is not None for s in sizes):
-            return self.arms[int(np.argmax([float(s) for s in sizes if s is not None]))]
         cost = self.arm_cost()
-        if np.isnan(cost).all():
+        known = all(s is not None for s in sizes)
+        if not known and np.isnan(cost).all():
             raise ConfigError(f"{self.source}: neither sizes nor costs are known for any arm")
-        return self.arms[int(np.nanargmax(cost))]
+
+        def key(j: int) -> tuple[float, float]:
+            size = float(sizes[j] or 0.0) if known else 0.0
+            return (size, float(cost[j]) if np.isfinite(cost[j]) else -np.inf)
+
+        return [self.arms[j] for j in sorted(range(len(self.arms)), key=key)]
+
+    def largest_arm(self) -> str:
+        """The last arm of :meth:`size_order`."""
+        return self.size_order()[-1]
 
     # -- slicing ------------------------------------------------------------------------------
 

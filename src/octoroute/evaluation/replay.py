@@ -80,11 +80,8 @@ class PolicySpec:
         if matrix is not None and self.name == "cheapest" and "costs" not in params:
             params["costs"] = _known(matrix.arms, matrix.arm_cost(), "cost")
         if matrix is not None and self.name == "largest" and "sizes" not in params:
-            sizes = [matrix.sizes.get(a) for a in matrix.arms]
-            if all(s is not None for s in sizes):
-                params["sizes"] = dict(zip(matrix.arms, sizes, strict=True))
-            else:
-                params["sizes"] = _known(matrix.arms, matrix.arm_cost(), "cost")
+            # Ranks of the matrix's size order: two arms of one model are told apart by cost.
+            params["sizes"] = {a: float(i) for i, a in enumerate(matrix.size_order())}
         return make_policy(self.name, seed=seed, **params)
 
 
