@@ -3,6 +3,7 @@ user, pass@1 on modified and original prompts, communication and false-ask rates
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -102,3 +103,30 @@ def test_the_command_prints_the_json(problems: list[Problem], tmp_path: Path,
     missing = subprocess.run([*cmd[:-2], "nobody", "--json"], capture_output=True, text=True,
                              env=env, timeout=300)  # fmt: skip
     assert missing.returncode == 2 and "direct attempt of arm 'nobody'" in missing.stderr
+    # With the direct candidates run on their requests' claims, the router reads them too,
+    # and the router on words alone is reported beside it.
+    claims = subprocess.run([*cmd, "--consistency"], capture_output=True, text=True, env=env,
+                            timeout=300)  # fmt: skip
+    assert claims.returncode == 0, claims.stderr
+    rows = {(r["user"], r["policy"]) for r in json.loads(claims.stdout)["policies"]}
+    assert ("oracle", "router") in rows and ("oracle", "router_words") in rows
+
+
+def test_the_router_reads_the_candidates_consistency(problems: list[Problem],
+                                                     tmp_path: Path) -> None:  # fmt: skip
+    """Given consistency, a router that could not tell the requests apart by their words
+    asks where the candidate met none of its request's claims."""
+    db = tmp_path / "log.db"
+    _log(db, problems)
+    with open_store(db, create=False, readonly=True) as store:
+        (oracle, _) = outcomes(store.attempts(), problems, "a", "collect/humanevalcomm",
+                               "clarify/humanevalcomm")  # fmt: skip
+    # Every prompt alike in words: only consistency separates them.
+    same = tuple(dataclasses.replace(p, prompt="def f(x):\n    pass\n") for p in oracle.problems)
+    blind = dataclasses.replace(oracle, problems=same)
+    met = {p.id: 1.0 if p.id.endswith("/original") else 0.0 for p in same}
+    summary = clarify_summary([blind], lambda_ask=0.1, folds=3, consistency=met)
+    rows = {r["policy"]: r for r in summary["policies"]}
+    assert rows["router"]["communication_rate"] == 1.0 and rows["router"]["false_ask_rate"] == 0.0
+    assert rows["router_words"]["false_ask_rate"] != 0.0 or \
+        rows["router_words"]["communication_rate"] != 1.0  # fmt: skip

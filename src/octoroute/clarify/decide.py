@@ -25,6 +25,8 @@ __all__ = ["AskChoice", "AskModel"]
 
 N_FEATURES = 256
 """Hashed columns of the request's lexical features."""
+EXTRA_SCALE = 5.0
+"""The factor of the extra columns (see :func:`_with`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,17 +52,25 @@ class AskModel:
 
     lambda_ask: float = 0.1
     _models: dict[str, Any] = field(default_factory=dict, repr=False)
+    _extra: int = field(default=0, repr=False)
 
     def fit(
-        self, problems: Sequence[Problem], code: np.ndarray[Any, Any], ask: np.ndarray[Any, Any]
+        self,
+        problems: Sequence[Problem],
+        code: np.ndarray[Any, Any],
+        ask: np.ndarray[Any, Any],
+        extra: np.ndarray[Any, Any] | None = None,
     ) -> AskModel:
-        """Learn from each problem's outcomes coding at once (``code``, 0/1) and asking."""
+        """Learn from each problem's outcomes coding at once (``code``, 0/1) and asking;
+        ``extra``: more columns per problem (a candidate's consistency with the request's
+        claims, :mod:`.consistency`), which :meth:`choose` then needs too."""
         from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
 
         if not problems or len(problems) != len(code) or len(problems) != len(ask):
             raise ConfigError(f"the ask model needs one code and one ask outcome per problem "
                               f"({len(problems)} problems: {len(code)}, {len(ask)})")  # fmt: skip
-        x = request_features(problems)
+        x = _with(request_features(problems), extra)
+        self._extra = 0 if extra is None else int(np.asarray(extra).shape[1])
         self._models = {}
         for name, y in (("code", np.asarray(code, float)), ("ask", np.asarray(ask, float))):
             if len(set(y.tolist())) < 2:  # one class: its rate
@@ -75,11 +85,29 @@ class AskModel:
             return np.full(len(x), model)
         return np.asarray(model.predict_proba(x)[:, 1])
 
-    def choose(self, problems: Sequence[Problem]) -> list[AskChoice]:
-        """The decision for each request; ConfigError before :meth:`fit`."""
+    @property
+    def extra_columns(self) -> int:
+        """How many ``extra`` columns the model was fitted with (0: the request's words only)."""
+        return self._extra
+
+    def choose(
+        self, problems: Sequence[Problem], extra: np.ndarray[Any, Any] | None = None
+    ) -> list[AskChoice]:
+        """The decision for each request (``extra``: as fitted); ConfigError before
+        :meth:`fit` or with other extra columns than it had."""
         if not self._models:
             raise ConfigError("the ask model is not fitted")
-        x = request_features(problems)
+        given = 0 if extra is None else int(np.asarray(extra).shape[1])
+        if given != self._extra:
+            raise ConfigError(f"the ask model was fitted with {self._extra} extra columns, "
+                              f"given {given}")  # fmt: skip
+        x = _with(request_features(problems), extra)
         p_code, p_ask = self._predict("code", x), self._predict("ask", x)
         return [AskChoice(bool(a - self.lambda_ask > c), float(c), float(a))
                 for c, a in zip(p_code, p_ask, strict=True)]  # fmt: skip
+
+
+def _with(x: np.ndarray[Any, Any], extra: np.ndarray[Any, Any] | None) -> np.ndarray[Any, Any]:
+    # The few extra columns are scaled up, so the L2 penalty shared with the many hashed word
+    # columns barely shrinks them (each is one direct signal, not one of hundreds of weak ones).
+    return x if extra is None else np.hstack([x, EXTRA_SCALE * np.asarray(extra, dtype=float)])

@@ -7,7 +7,9 @@ asking (the program written after that user's answer, from :mod:`.collect`). The
 - ``always_code`` and ``always_ask``;
 - ``router``: asks when its predicted success after asking, minus ``lambda_ask`` (the cost of
   a user's turn), beats its predicted success coding at once (:mod:`.decide`), cross-fitted
-  (trained on the other folds' problems, never on the problem decided).
+  (trained on the other folds' problems, never on the problem decided); on the request's
+  words, and with the direct candidate's consistency with the request's claims when given
+  (:mod:`.consistency`; then ``router_words`` is the words alone).
 
 Reported per policy and user: pass@1 on the modified prompts and on the originals with
 bootstrap intervals, the communication rate (asks on modified prompts), the false-ask rate
@@ -18,12 +20,13 @@ helped. Problems lacking either outcome are left out and counted.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from octoroute.clarify.consistency import features_of
 from octoroute.clarify.decide import AskModel
 from octoroute.evaluation.metrics import bootstrap_ci
 from octoroute.exceptions import ConfigError
@@ -124,8 +127,15 @@ def outcomes(
     return out
 
 
-def _router_asks(o: Outcomes, lambda_ask: float, folds: int, seed: int) -> np.ndarray[Any, Any]:
-    """Cross-fitted decisions of the ask model (:mod:`.decide`), trained on the other folds."""
+def _router_asks(
+    o: Outcomes,
+    lambda_ask: float,
+    folds: int,
+    seed: int,
+    extra: np.ndarray[Any, Any] | None = None,
+) -> np.ndarray[Any, Any]:
+    """Cross-fitted decisions of the ask model (:mod:`.decide`, with ``extra`` columns per
+    problem when given), trained on the other folds."""
     n = len(o.problems)
     # Folds by task: the variants of one HumanEval problem share its tests and most of its
     # prompt, so they are held out together.
@@ -138,9 +148,11 @@ def _router_asks(o: Outcomes, lambda_ask: float, folds: int, seed: int) -> np.nd
         train = np.array([i for i, p in enumerate(o.problems) if fold_of[_task(p)] != f])
         if len(held) == 0 or len(train) == 0:
             continue
+        cols = (None, None) if extra is None else (extra[train], extra[held])
         model = AskModel(lambda_ask).fit([o.problems[i] for i in train], o.code[train],
-                                         o.ask[train])  # fmt: skip
-        asks[held] = [c.ask for c in model.choose([o.problems[i] for i in held])]
+                                         o.ask[train], cols[0])  # fmt: skip
+        chosen = model.choose([o.problems[i] for i in held], cols[1])
+        asks[held] = [c.ask for c in chosen]
     return asks
 
 
@@ -188,17 +200,29 @@ def _rate(values: np.ndarray[Any, Any], seed: int) -> dict[str, Any]:
 
 
 def clarify_summary(
-    found: Sequence[Outcomes], lambda_ask: float = 0.1, folds: int = 5, seed: int = 0
+    found: Sequence[Outcomes],
+    lambda_ask: float = 0.1,
+    folds: int = 5,
+    seed: int = 0,
+    consistency: Mapping[str, float | None] | None = None,
 ) -> dict[str, Any]:
-    """The JSON of ``octoroute clarify --json``: per user and policy, the measures above."""
+    """The JSON of ``octoroute clarify --json``: per user and policy, the measures above.
+
+    With ``consistency`` (per problem id, the direct candidate's share of the request's claims
+    met: :mod:`.consistency`) the router reads it too, and ``router_words`` is the router on
+    the request's words alone, for comparison."""
     rows = []
     for o in found:
         original = o.original
-        for policy, asks in (
+        extra = features_of(o.problems, consistency)
+        policies = [
             ("always_code", np.zeros(len(o.problems), dtype=bool)),
             ("always_ask", np.ones(len(o.problems), dtype=bool)),
-            ("router", _router_asks(o, lambda_ask, folds, seed)),
-        ):
+            ("router", _router_asks(o, lambda_ask, folds, seed, extra)),
+        ]
+        if extra is not None:
+            policies.append(("router_words", _router_asks(o, lambda_ask, folds, seed)))
+        for policy, asks in policies:
             passed = np.where(asks, o.ask, o.code)
             modified = ~original
             rows.append({

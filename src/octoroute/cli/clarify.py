@@ -80,23 +80,39 @@ def clarify_command(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
     data: DataOpt = None,
+    with_consistency: Annotated[
+        bool,
+        typer.Option(
+            "--consistency",
+            help="Run each direct candidate on the claims its "
+            "request's examples make (in the sandbox); the router reads the share met.",
+        ),
+    ] = False,
 ) -> None:
     """Replay always-code, always-ask and the learned router on a log, per simulated user:
     pass@1 on modified and original prompts with intervals, communication and false-ask rates."""
+    from octoroute.clarify.consistency import direct_consistency
     from octoroute.clarify.replay import clarify_summary, outcomes
     from octoroute.evaluation import read_log
+    from octoroute.sandbox import Executor
 
     try:
         problems = load(benchmark, data)
         bench = problems[0].benchmark if problems else benchmark
         direct = direct_run or f"collect/{bench}"
         asked = ask_run or f"clarify/{bench}"
-        found = outcomes(read_log(log), problems, arm, direct, asked)
+        attempts = list(read_log(log))
+        found = outcomes(attempts, problems, arm, direct, asked)
         if not found:
             raise ConfigError(f"{log}: no problem with both a direct attempt of arm {arm!r} "
                               f"(run {direct}: octoroute collect) and an ask episode (run "
                               f"{asked}: octoroute clarify-collect)")  # fmt: skip
-        summary = clarify_summary(found, lambda_ask=lambda_ask, folds=folds)
+        claims = None
+        if with_consistency:
+            with Executor() as ex:
+                claims = direct_consistency(ex, attempts, problems, arm, direct)
+        summary = clarify_summary(found, lambda_ask=lambda_ask, folds=folds,
+                                  consistency=claims)  # fmt: skip
     except OctorouteError as e:
         fail(e)
         return

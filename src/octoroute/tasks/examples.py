@@ -18,6 +18,12 @@ running the reference solution.
 ... '''
 >>> parse_examples(prompt, "add")
 [(1, 2), ([1], [2])]
+
+:func:`parse_claims` reads what the prompt says each example returns, where it says it: the
+request's own claims, which a program written from an inconsistent request cannot all meet.
+
+>>> parse_claims(prompt, "add")
+[((1, 2), 3), (([1], [2]), [1, 2])]
 """
 
 from __future__ import annotations
@@ -146,3 +152,69 @@ def parse_examples(prompt: str, entry_point: str) -> list[tuple[Any, ...]]:
                 seen.add(key)
                 examples.append(args)
     return examples
+
+
+# What may stand between an example call and the output it claims, on the call's line.
+_CLAIM = re.compile(r"\s*(?:==|➞|->|=>|→|should\s+return|returns|gives|is|=)\s*", re.IGNORECASE)
+
+
+def _literal_prefix(text: str) -> tuple[bool, Any]:
+    """The longest prefix of ``text`` (one line, trailing punctuation dropped) that is a Python
+    literal: (True, value), or (False, None)."""
+    line = text.split("\n", 1)[0].rstrip()
+    for end in range(len(line), 0, -1):
+        chunk = line[:end].rstrip(" .,;:")
+        rest = line[end:].lstrip()
+        # A prefix ends at a word's end, and not where arithmetic goes on ("19 - 5 - 6 = 8").
+        if (
+            not chunk
+            or (end < len(line) and line[end - 1] not in " .,;:)]}'\"")
+            or (rest and rest[0] in "-+*/%=<>")
+        ):
+            continue
+        try:
+            return True, ast.literal_eval(chunk)
+        except LITERAL_ERRORS:
+            continue
+    return False, None
+
+
+def parse_claims(prompt: str, entry_point: str) -> list[tuple[tuple[Any, ...], Any]]:
+    """The example calls to ``entry_point`` in ``prompt`` with the output the prompt claims
+    for each: a doctest's next line, or a literal after ``==``, ``➞``, ``->``, ``=>``,
+    ``returns`` (and the like) on the call's line. Calls with no readable claim are left out;
+    the first claim of a call is kept.
+
+    >>> parse_claims(">>> f(2)\\n4\\nf(3) ➞ 9.\\nf(x) is odd", "f")
+    [((2,), 4), ((3,), 9)]
+    """
+    if not entry_point.isidentifier():
+        return []
+    lines = prompt.split("\n")
+    text = _strip_doctest_markers(prompt)
+    pattern = re.compile(rf"(?<![\w.]){re.escape(entry_point)}\s*\(")
+    arity = _arity(prompt, entry_point)
+    least, most = arity if arity is not None else (1, float("inf"))
+    seen: set[str] = set()
+    claims: list[tuple[tuple[Any, ...], Any]] = []
+    for match in pattern.finditer(text):
+        if text[: match.start()].rstrip(" \t").endswith("def"):
+            continue
+        span = _call_at(text, match.start(), match.end() - 1)
+        calls = [] if span is None else _calls_in(span, entry_point)
+        if not calls or not least <= len(calls[0]) <= most or repr(calls[0]) in seen:
+            continue
+        after = text[match.start() + len(span or "") :]
+        marker = _CLAIM.match(after)
+        found, value = (False, None)
+        if marker is not None and marker.end() > 0 and "\n" not in after[: marker.end()]:
+            found, value = _literal_prefix(after[marker.end() :])
+        row = text.count("\n", 0, match.start())
+        if not found and _PROMPT.match(lines[row]) and not after.split("\n", 1)[0].strip():
+            following = next((ln for ln in lines[row + 1 :] if ln.strip()), "")
+            if not _PROMPT.match(following):  # a doctest's output line
+                found, value = _literal_prefix(following.strip())
+        if found:
+            seen.add(repr(calls[0]))
+            claims.append((calls[0], value))
+    return claims
