@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from octoroute.tasks.examples import parse_examples
+from octoroute.tasks.examples import parse_claims, parse_examples
 from octoroute.types import Problem
 
 
@@ -75,3 +75,25 @@ def test_humaneval_prompts_with_examples(humaneval: dict[str, Problem]) -> None:
 def test_every_mbpp_plus_prompt_has_an_example(mbpp_plus: dict[str, Problem]) -> None:
     assert len(mbpp_plus) == 378
     assert all(parse_examples(p.prompt, p.entry_point) for p in mbpp_plus.values())
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (">>> f(1, 2)\n3\n", [((1, 2), 3)]),
+        ("f([1]) == [1, 2]", [(([1],), [1, 2])]),
+        ("f('a') ➞ 'b'.", [(("a",), "b")]),
+        ("f(3) returns True", [((3,), True)]),
+        ("f(19) -> 19 - 5 - 6 = 8", []),  # arithmetic, not a claimed literal
+        (">>> f(2)\n>>> f(3)\n9", [((3,), 9)]),  # a doctest line is no output
+        ("f(x) is odd", []),
+    ],
+)
+def test_claims(text: str, expected: list[tuple[object, object]]) -> None:
+    assert parse_claims(text, "f") == expected
+
+
+def test_humaneval_prompts_claim_outputs(humaneval: dict[str, Problem]) -> None:
+    claimed = {pid: parse_claims(p.prompt, p.entry_point) for pid, p in humaneval.items()}
+    assert sum(bool(c) for c in claimed.values()) >= 120
+    assert claimed["HumanEval/0"][0] == (([1.0, 2.0, 3.0], 0.5), False)
