@@ -80,10 +80,13 @@ def test_live_episodes_play_the_default_strategy_on_held_out_problems(tmp_path: 
     rows = demo.live_routing(small, cfg)
     assert len(rows) == 1 and rows[0].arm == "smollm2-135m"
     assert rows[0].steps[0].startswith("smollm2-135m fresh: ") and rows[0].compute_ratio > 0
+    again = demo.live_routing(small, cfg)  # the same held-out problem, in a run of its own
+    assert [r.problem_id for r in again] == [r.problem_id for r in rows]
     with open_store(tmp_path / "demo.db", readonly=True) as store:
         logged = list(store.attempts())
         policies = {d.policy for d in store.decisions()}
-    assert len(logged) == len(rows[0].steps) and logged[0].problem_id == rows[0].problem_id
+    assert len(logged) == len(rows[0].steps) + len(again[0].steps)
+    assert len({a.run_id for a in logged}) == 2 and logged[0].problem_id == rows[0].problem_id
     assert policies == {strategy_name(DEFAULT_STRATEGY, ["smollm2-135m"])}
     section = demo.live_report(rows, "smollm2-135m")
     assert rows[0].problem_id in section.notes[0]

@@ -265,3 +265,18 @@ def test_play_submits_by_live_consensus(executor: Executor) -> None:
     voted = _router(executor, Script(script)).play(ADD, Vote(("chatty",) * 3), select=rule)
     assert voted.submitted == 1 and voted.reward == 1.0
     assert [s.visible is not None and s.visible.visible_passed for s in voted.steps] == [True] * 3
+
+
+def test_live_consensus_without_a_call_example_submits_by_the_visible_verdicts(
+    executor: Executor,
+) -> None:
+    """No visible call test to make inputs from: each candidate stands alone, and consensus
+    submits the latest of the visible best, as most visible does."""
+    asserted = dataclasses.replace(ADD, tests=(
+        TestCase(TestKind.ASSERT, Tier.VISIBLE, "assert add(1, 2) == 3"),
+        ADD.tests[1],
+    ))  # fmt: skip
+    voted = _router(executor, Script([RIGHT, WRONG, RIGHT])).play(
+        asserted, Vote(("chatty",) * 3), select=Consensus({})
+    )
+    assert voted.submitted == 2 and voted.reward == 1.0

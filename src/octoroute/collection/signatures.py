@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable
 from octoroute.episodes.inputs import selection_inputs
 from octoroute.episodes.tree import EpisodeTree
 from octoroute.sandbox import Executor
-from octoroute.sandbox.signature import signature
+from octoroute.sandbox.signature import sign_programs
 from octoroute.types import Attempt
 
 __all__ = ["behaviour_signatures", "signable"]
@@ -44,10 +44,10 @@ def behaviour_signatures(
         view = tree.problem.visible_only()  # the inputs come from what inference may see
         tests = selection_inputs(view, inputs, seed)
         nodes = [a for a in signable(tree) if a.id not in out]
-        raws = executor.run_batch(view, [a.code for a in nodes], tests) if tests and nodes else []
+        signed = sign_programs(executor, view, [a.code for a in nodes], tests)
         for i, a in enumerate(nodes):
             assert a.id is not None
-            out[a.id] = signature(raws[i]) if raws else f"#{a.id}"
+            out[a.id] = signed[i] if signed is not None else f"#{a.id}"
         if on_problem is not None:
             on_problem(tree)
     return out

@@ -54,7 +54,7 @@ from octoroute.exceptions import ConfigError, StoreConflict
 from octoroute.features import Featurizer, Trajectory, TrajectoryFeaturizer, TrajectoryStep
 from octoroute.policies import BasePolicy
 from octoroute.sandbox import Executor
-from octoroute.sandbox.signature import signature
+from octoroute.sandbox.signature import sign_programs
 from octoroute.store import DecisionRecord, Store, hash_text
 from octoroute.types import Attempt, Completion, Decision, Problem, Verdict
 
@@ -110,8 +110,9 @@ class Episode:
     """One problem solved in up to T attempts, and the grade of the program it submitted.
 
     ``submitted`` is the index of the step whose program was submitted (None when no arm
-    produced one): the program that passed the most visible tests, the latest on ties (so the
-    one that passed them all when the episode is ``solved``). ``grade`` is that program's
+    produced one): by the episode's selection rule, by default the program that passed the
+    most visible tests, the latest on ties (so the one that passed them all when the episode is
+    ``solved``). ``grade`` is that program's
     verdict on every test, ``cost`` the compute spent in ``cost_unit``.
     """
 
@@ -354,12 +355,13 @@ class Router:
             for k, s in enumerate(live)
         ]  # fmt: skip
         if isinstance(select, Consensus):
-            judged = [a for a in candidates if a.tests is not None and a.code]
-            tests = selection_inputs(view, inputs)
-            raws = self.executor.run_batch(view, [a.code for a in judged], tests) if tests else []
-            signed = {a.id: signature(r) for a, r in zip(judged, raws, strict=True)}
-            select = dataclasses.replace(select, signatures={
-                k: v for k, v in signed.items() if k is not None})  # fmt: skip
+            judged = [a for a in candidates if a.tests is not None and a.code and a.id]
+            signed = sign_programs(self.executor, view, [a.code for a in judged],
+                                   selection_inputs(view, inputs))  # fmt: skip
+            # Without inputs to run on, each candidate stands alone (no signature).
+            ids = [a.id for a in judged if a.id is not None]
+            sigs = {} if signed is None else dict(zip(ids, signed, strict=True))
+            select = dataclasses.replace(select, signatures=sigs)
         chosen = select.choose(candidates)
         return None if chosen is None or chosen.id is None else chosen.id - 1
 

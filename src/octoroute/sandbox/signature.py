@@ -8,13 +8,14 @@ results it reads, so the live router and a collection over a log sign alike.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from octoroute.sandbox import codec
-from octoroute.sandbox.executor import RawResult
+from octoroute.sandbox.executor import Executor, RawResult
 from octoroute.sandbox.protocol import Status
+from octoroute.types import Problem, TestCase
 
-__all__ = ["signature"]
+__all__ = ["sign_programs", "signature"]
 
 
 def signature(results: Iterable[RawResult]) -> str:
@@ -45,3 +46,14 @@ def _exception_name(payload: bytes) -> str:
     if isinstance(report, tuple) and report and isinstance(report[0], str):
         return report[0][:100]
     return "?"
+
+
+def sign_programs(
+    executor: Executor, view: Problem, codes: Sequence[str], inputs: Sequence[TestCase]
+) -> list[str] | None:
+    """Each program's :func:`signature` on ``inputs`` (run on ``view``, what inference sees),
+    in one batch; None when there is nothing to run (no program, or no input: the caller
+    lets each program stand alone)."""
+    if not codes or not inputs:
+        return None
+    return [signature(raw) for raw in executor.run_batch(view, list(codes), tuple(inputs))]
