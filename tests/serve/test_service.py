@@ -5,6 +5,7 @@ Scripted arms stand in for models (failure injection); the log and the policy ar
 
 from __future__ import annotations
 
+import json
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -183,24 +184,37 @@ def test_a_vague_request_is_asked_back_and_the_reply_continues_the_episode(
     turns = [{"role": "user", "content": UNCLEAR}, {"role": "assistant", "content": question},
              {"role": "user", "content": "x squared."}]  # fmt: skip
     coded = service.chat(parse_chat({"model": "octoroute", "messages": turns}))
-    assert coded.action == "code" and coded.episode == asked.decision_id and "x * x" in coded.text
+    assert coded.action == "code" and coded.episode == asked.episode and "x * x" in coded.text
+    assert asked.decision_id != coded.decision_id  # each turn takes its own feedback
     sent = script.requests[-1][1]  # the code turn saw the request, the question and the reply
     assert isinstance(sent, list) and "x squared." in sent[-1]["content"]
     assert "`f`" in sent[-1]["content"]  # the function the request names
     routed = service.chat(_ask(text=CLEAR))  # type: ignore[arg-type]
     assert routed.action == "" and routed.policy == "linucb"
-    logged = [a for a in service.store.attempts("serve") if a.problem_id == asked.decision_id]
+    logged = [a for a in service.store.attempts("serve") if a.problem_id == asked.episode]
     assert [(a.attempt_number, a.arm) for a in logged] == [(1, "small"), (2, "user"),
                                                           (3, "small")]  # fmt: skip
     assert [a.parent_attempt_id for a in logged] == [None, logged[0].id, logged[1].id]
+    # Feedback on the question and on the code: two decisions, neither teaches the policy.
+    before = json.dumps(service.policy.state_dict(), sort_keys=True, default=lambda v: v.tolist())
+    assert service.feedback(asked.decision_id, 0.0, None).applied
+    assert service.feedback(coded.decision_id, 1.0, None).applied
+    assert (
+        json.dumps(service.policy.state_dict(), sort_keys=True, default=lambda v: v.tolist())
+        == before
+    )
     service.close()
     service.store.close()
-    # A restarted server still knows the question: a reply to it continues the episode.
+    # A restarted server still knows the question: a reply to it (sent again) continues the
+    # episode, logged as the second reply, nothing overwritten.
     again = _service(tmp_path, Script([code]), opened=False)
     again.asking = _asking()
     again.open()
     replied = again.chat(parse_chat({"model": "octoroute", "messages": turns}))
-    assert replied.action == "code" and replied.episode == asked.decision_id
+    assert replied.action == "code" and replied.episode == asked.episode
+    logged = [a for a in again.store.attempts("serve") if a.problem_id == asked.episode]
+    assert [(a.attempt_number, a.sample_index) for a in logged] == [(1, 0), (2, 0), (3, 0),
+                                                                    (2, 1), (3, 1)]  # fmt: skip
 
 
 def test_asking_needs_its_arm_in_the_pool(tmp_path: Path) -> None:

@@ -4,7 +4,8 @@ An episode may make several programs; the hidden tests grade only the one submit
 sees what inference may see: each candidate's visible verdicts, its arm, and for consensus the
 candidate's *behaviour signature* (its outputs on the selection inputs of
 :mod:`octoroute.episodes.inputs`, made from the visible examples; computed by running the
-candidates, outside replay: :func:`octoroute.collection.signatures.behaviour_signatures`).
+candidates, outside replay: :func:`octoroute.collection.signatures.behaviour_signatures`, and
+live by :meth:`octoroute.episodes.router.Router.play`).
 
 - :class:`MostVisible`: the candidate that passed the most visible tests, the latest on ties.
 - :class:`Consensus`: among the candidates that passed the most visible tests, group those

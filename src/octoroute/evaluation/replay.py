@@ -58,8 +58,8 @@ class PolicySpec:
     """A policy by registry name and hyperparameters; :meth:`build` makes a fresh seeded one.
 
     Baselines that need the pool's numbers get them from the matrix unless given:
-    ``cheapest`` its arms' mean costs, ``largest`` their sizes (or mean costs when a size is
-    unknown). ``factory``, if set, builds the policy instead of the registry (for policies of
+    ``cheapest`` its arms' mean costs, ``largest`` their ranks in the matrix's size order
+    (:meth:`~octoroute.evaluation.outcomes.OutcomeMatrix.size_order`: parameters, then cost). ``factory``, if set, builds the policy instead of the registry (for policies of
     your own; ``name`` then only labels the report).
 
     >>> PolicySpec("linucb", {"alpha": 0.5}).build(3, None)

@@ -6,14 +6,16 @@ AskModel`, fitted on a clarification log for one arm) decides from the request's
 it asks, that arm writes one clarifying question, which is the answer (``action`` ``ask``).
 The client's next turn, the conversation with the question as the assistant's message and the
 user's reply after it, continues the episode: the same arm writes the code from the request,
-the question and the reply (``action`` ``code``). Turns are logged as ``clarify-collect`` logs
-them, each under the one before: the question (attempt 1), the user's reply (attempt 2, arm
-``user``), the code (attempt 3); so served conversations are clarification data too.
+the question and the reply (``action`` ``code``). The turns are logged as one chain per
+episode (the question, attempt 1; each reply, attempt 2 under arm ``user``; the code written
+after it, attempt 3), each reply and its code numbered by the replies before it, so a reply
+sent again is logged again, never lost.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -21,7 +23,7 @@ from octoroute.clarify.decide import AskChoice, AskModel
 from octoroute.store import hash_text
 from octoroute.types import Problem
 
-__all__ = ["USER", "Asking", "Continuation", "Question"]
+__all__ = ["ASK", "CODE", "USER", "Asking", "Continuation", "Question"]
 
 USER = "user"
 """The arm name under which a user's reply to a question is logged."""
@@ -33,12 +35,14 @@ CODE = "ask/code"
 _DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Question:
-    """A question the server asked: the episode (its problem id) and the question's attempt."""
+    """A question the server asked: the episode (its problem id), the question's attempt, and
+    how many replies to it were logged (the next one's number)."""
 
     problem_id: str
     attempt_id: int
+    replies: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +63,14 @@ class Continuation:
 
 @dataclass
 class Asking:
-    """The ask model, the arm that asks and codes, and the questions asked so far (by their
-    text's hash), which a continuation must quote as the assistant's message."""
+    """The ask model, the arm that asks and codes, and the questions asked so far (by the hash
+    of the request and the question), which a continuation must quote as the assistant's
+    message after the user's request."""
 
     model: AskModel
     arm: str
     asked: dict[str, Question] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def first_turn(self, messages: Sequence[Mapping[str, str]]) -> str | None:
         """The request of a first turn (one user message, any system messages), else None."""
@@ -78,9 +84,18 @@ class Asking:
         problem = Problem("request", "chat", request, "", "", ())
         return self.model.choose([problem])[0]
 
-    def remember(self, text: str, question: Question) -> None:
-        """Keep a question asked, so that the reply quoting it continues its episode."""
-        self.asked[hash_text(text.strip())] = question
+    def remember(self, request: str, text: str, question: Question) -> None:
+        """Keep a question asked about ``request``, so that a reply quoting both continues its
+        episode (the same request and question again: the same episode)."""
+        with self._lock:
+            self.asked.setdefault(_key(request, text), question)
+
+    def next_reply(self, question: Question) -> int:
+        """The number of the reply now being logged to ``question`` (0 for the first)."""
+        with self._lock:
+            number = question.replies
+            question.replies += 1
+            return number
 
     def continuation(self, messages: Sequence[Mapping[str, str]]) -> Continuation | None:
         """The turn answering a question this server asked: the last message is the user's
@@ -90,8 +105,13 @@ class Asking:
         said, request = messages[-2], messages[-3]
         if said["role"] != "assistant" or request["role"] != "user":
             return None
-        question = self.asked.get(hash_text(said["content"].strip()))
+        with self._lock:
+            question = self.asked.get(_key(request["content"], said["content"]))
         if question is None:
             return None
         return Continuation(question, request["content"], said["content"].strip(),
                             messages[-1]["content"])  # fmt: skip
+
+
+def _key(request: str, question: str) -> str:
+    return hash_text(f"{request.strip()}\0{question.strip()}")

@@ -18,6 +18,7 @@ import math
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,10 +26,12 @@ from typing import TYPE_CHECKING, Any, cast
 
 from octoroute.arms.base import ArmBase, Sampling
 from octoroute.arms.pool import Pool, register_arms
+from octoroute.arms.prompts import flatten_messages
+from octoroute.clarify.prompts import ask_messages, code_messages
 from octoroute.exceptions import ConfigError, DataError, OctorouteError, StoreConflict
 from octoroute.features import Featurizer
 from octoroute.policies import BasePolicy
-from octoroute.serve.asking import ASK, CODE, USER, Asking, Question
+from octoroute.serve.asking import ASK, CODE, USER, Asking, Continuation, Question
 from octoroute.serve.errors import ApiError
 from octoroute.serve.protocol import ChatRequest
 from octoroute.store import DecisionRecord, Store, hash_text
@@ -138,7 +141,7 @@ class RoutingService:
         if asking is not None and asking.arm not in pool.names:
             raise ConfigError(f"the asking arm {asking.arm!r} is not in the pool "
                               f"({', '.join(pool.names)})")  # fmt: skip
-        if USER in pool.names:
+        if asking is not None and USER in pool.names:
             raise ConfigError(f"the pool has an arm named {USER!r}: that name logs users' replies")
         self.pool = pool
         self.asking = asking
@@ -345,59 +348,70 @@ class RoutingService:
     def _clarify(self, request: ChatRequest, asking: Asking) -> Answer | None:
         """A question for a first turn the ask model would rather ask about, or the code for a
         turn that replies to one; None: route as usual."""
-        from octoroute.arms.prompts import flatten_messages
-        from octoroute.clarify.prompts import ask_messages, code_messages
-
         going_on = asking.continuation(request.messages)
-        arm = self._arm(asking.arm)
-        sampling = self._sampling(arm.sampling, request)
         if going_on is not None:
-            problem_id = going_on.question.problem_id
-            reply = Completion(arm=USER, model=USER, text=going_on.reply, code="")
-            replied = self._turn(problem_id, reply, 2, going_on.question.attempt_id,
-                                 Decision(USER, {}, 1.0, {USER: 1.0}, USER), 1,
-                                 going_on.text)  # fmt: skip
-            messages = code_messages(going_on.request, going_on.text, going_on.reply,
-                                     going_on.entry_point)  # fmt: skip
-            started = time.time()
-            completion = arm.generate(messages, sampling)
-            chosen = Decision(asking.arm, {}, 1.0, {asking.arm: 1.0}, CODE)
-            self._turn(problem_id, completion, 3, replied, chosen, 2,
-                       flatten_messages(messages), sampling, started)  # fmt: skip
-            if not completion.ok:
-                raise ApiError(502, f"the asking arm could not answer ({_failure(completion)})",
-                               code="arms_failed")  # fmt: skip
-            return Answer(problem_id, asking.arm, CODE, 1.0, completion.text,
-                          completion.finish_reason, completion.prompt_tokens,
-                          completion.completion_tokens, action="code",
-                          episode=problem_id)  # fmt: skip
+            return self._code_after_reply(request, asking, going_on)
         request_text = asking.first_turn(request.messages)
-        if request_text is None:
+        if request_text is None or not request_text.strip():
             return None
         choice = asking.choose(request_text)
         if not choice.ask:
             return None
+        arm = self._arm(asking.arm)
+        sampling = self._sampling(arm.sampling, request)
         problem = Problem(uuid.uuid4().hex, CHAT, request_text, "", "", ())
         self.store.add_problems([problem])
+        messages = ask_messages(request_text)
         started = time.time()
-        completion = arm.generate(ask_messages(request_text), sampling)
-        chosen = Decision(asking.arm, {ASK: choice.p_ask, "code": choice.p_code}, 1.0,
-                          {asking.arm: 1.0}, ASK)  # fmt: skip
-        asked = self._turn(problem.id, completion, 1, None, chosen, 0,
-                           flatten_messages(ask_messages(request_text)), sampling,
-                           started)  # fmt: skip
+        completion = arm.generate(messages, sampling)
+        chosen = Decision(asking.arm, {asking.arm: choice.p_ask}, 1.0, {asking.arm: 1.0}, ASK)
+        asked = self._turn(problem.id, completion, number=1, sample=0, parent=None,
+                           decision=chosen, step=0, prompt=flatten_messages(messages),
+                           sampling=sampling, started=started)  # fmt: skip
         if not completion.ok:
             return None  # no question: route the request as usual
-        asking.remember(completion.text, Question(problem.id, asked))
-        return Answer(problem.id, asking.arm, ASK, 1.0, completion.text.strip(),
+        asking.remember(request_text, completion.text, Question(problem.id, asked))
+        return Answer(f"{problem.id}/0", asking.arm, ASK, 1.0, completion.text.strip(),
                       completion.finish_reason, completion.prompt_tokens,
-                      completion.completion_tokens, action="ask")  # fmt: skip
+                      completion.completion_tokens, action="ask", episode=problem.id)  # fmt: skip
+
+    def _code_after_reply(
+        self, request: ChatRequest, asking: Asking, going_on: Continuation
+    ) -> Answer:
+        """Log the user's reply, then the asking arm's code written after it."""
+        question = going_on.question
+        n = asking.next_reply(question)
+        reply = Completion(arm=USER, model=USER, text=going_on.reply, code="")
+        replied = self._turn(question.problem_id, reply, number=2, sample=n,
+                             parent=question.attempt_id,
+                             decision=Decision(USER, {}, 1.0, {USER: 1.0}, USER),
+                             step=1 + 2 * n, prompt=going_on.text)  # fmt: skip
+        arm = self._arm(asking.arm)
+        sampling = self._sampling(arm.sampling, request)
+        messages = code_messages(going_on.request, going_on.text, going_on.reply,
+                                 going_on.entry_point)  # fmt: skip
+        started = time.time()
+        completion = arm.generate(messages, sampling)
+        step = 2 + 2 * n
+        self._turn(question.problem_id, completion, number=3, sample=n, parent=replied,
+                   decision=Decision(asking.arm, {}, 1.0, {asking.arm: 1.0}, CODE), step=step,
+                   prompt=flatten_messages(messages), sampling=sampling,
+                   started=started)  # fmt: skip
+        if not completion.ok:
+            raise ApiError(502, f"the asking arm could not answer ({_failure(completion)})",
+                           code="arms_failed")  # fmt: skip
+        return Answer(f"{question.problem_id}/{step}", asking.arm, CODE, 1.0, completion.text,
+                      completion.finish_reason, completion.prompt_tokens,
+                      completion.completion_tokens, action="code",
+                      episode=question.problem_id)  # fmt: skip
 
     def _turn(
         self,
         problem_id: str,
         completion: Completion,
+        *,
         number: int,
+        sample: int,
         parent: int | None,
         decision: Decision,
         step: int,
@@ -405,29 +419,36 @@ class RoutingService:
         sampling: Sampling | None = None,
         started: float | None = None,
     ) -> int:
-        """Log one turn of a clarification episode under ``parent`` (``prompt``: what it was
-        written from); its attempt id."""
+        """Log one turn of an ask episode (attempt ``number``, the ``sample``-th of its kind,
+        under ``parent``; ``prompt``: what it was written from); its attempt id."""
         problem = Problem(problem_id, CHAT, "", "", "", ())
         now = time.time()
         attempt = Attempt.from_parts(
             self.run_id, problem, completion, None, attempt_number=number,
-            parent_attempt_id=parent, sample_index=parent or 0, prompt_hash=hash_text(prompt),
+            parent_attempt_id=parent, sample_index=sample, prompt_hash=hash_text(prompt),
             sampling=(sampling or Sampling()).record(), started_at=started or now,
             finished_at=now,
         )  # fmt: skip
-        self.store.record_attempt(attempt, decision=self._record(problem, decision, step))
+        if not self.store.record_attempt(attempt, decision=self._record(problem, decision, step)):
+            raise StoreConflict(f"{self.store.path}: ask episode {problem_id} already holds "
+                                f"attempt {tuple(attempt.key)}")  # fmt: skip
         logged = self.store.attempt_id(self.run_id, attempt.key)
         assert logged is not None  # just recorded
         return logged
 
     def _reopen_questions(self) -> None:
-        """The questions asked before a restart, so their replies still continue them."""
+        """The questions asked before a restart, with their replies counted, so that a reply
+        still continues its episode."""
         assert self.asking is not None
-        for d in self.store.decisions(self.run_id):
+        decisions = self.store.decisions(self.run_id)
+        replies = Counter(d.problem_id for d in decisions if d.policy == USER)
+        for d in decisions:
             if d.policy == ASK and d.attempt_id is not None:
                 asked = self.store.get_attempt(d.attempt_id)
-                if asked is not None and asked.error is None and asked.completion:
-                    self.asking.remember(asked.completion, Question(d.problem_id, d.attempt_id))
+                request = self.store.prompt(CHAT, d.problem_id)
+                if asked is not None and asked.error is None and asked.completion and request:
+                    question = Question(d.problem_id, d.attempt_id, replies[d.problem_id])
+                    self.asking.remember(request, asked.completion, question)
 
     # -- verified answers -------------------------------------------------------------------
 
@@ -551,15 +572,22 @@ class RoutingService:
 
     def _decision(self, decision_id: str) -> DecisionRecord | None:
         """The decision a feedback report names: a chat answer's last (the arm that answered),
-        or a verified answer's first (the router's own choice)."""
+        a verified answer's first (the router's own choice), or an ask episode's turn
+        (``EPISODE/STEP``)."""
+        episode, _, step = decision_id.partition("/")
+        if step.isdigit():
+            return self.store.decision(self.run_id, CHAT, episode, step=int(step))
         found = self.store.decision(self.run_id, CHAT, decision_id)
         return found or self.store.decision(self.verified_run, CHAT, decision_id, step=0)
 
     def _learn(self, record: DecisionRecord, reward: float, feedback_id: int) -> None:
-        """Update the policy (the lock held) and save its state with the watermark."""
-        prompt = self.store.prompt(CHAT, record.problem_id) or ""
-        x = self._features.transform_one(Problem(record.problem_id, CHAT, prompt, "", "", ()))
-        self.policy.update(record.chosen_arm, x, reward)
+        """Update the policy (the lock held) and save its state with the watermark. Only what
+        routing chose teaches the policy (its own choice, a fallback, an arm the client named);
+        a reward for an ask turn or a strategy's episode is logged, not learned."""
+        if record.policy in (self.policy.name, "fallback", "direct"):
+            prompt = self.store.prompt(CHAT, record.problem_id) or ""
+            problem = Problem(record.problem_id, CHAT, prompt, "", "", ())
+            self.policy.update(record.chosen_arm, self._features.transform_one(problem), reward)
         self.applied = max(self.applied, feedback_id)
         self.save()
 
