@@ -59,8 +59,9 @@ class PolicySpec:
 
     Baselines that need the pool's numbers get them from the matrix unless given:
     ``cheapest`` its arms' mean costs, ``largest`` their ranks in the matrix's size order
-    (:meth:`~octoroute.evaluation.outcomes.OutcomeMatrix.size_order`: parameters, then cost). ``factory``, if set, builds the policy instead of the registry (for policies of
-    your own; ``name`` then only labels the report).
+    (:meth:`~octoroute.evaluation.outcomes.OutcomeMatrix.size_order`: parameters, then cost).
+    ``factory``, if set, builds the policy instead of the registry (for policies of your own;
+    ``name`` then only labels the report).
 
     >>> PolicySpec("linucb", {"alpha": 0.5}).build(3, None)
     LinUCB(alpha=0.5, l2=10.0, seed=3)
