@@ -274,3 +274,23 @@ def test_the_outcome_model_with_every_move_starts_afresh_when_repairs_fail() -> 
     assert all(r.path == ("small", "big") and r.moves[-1] is Move.FRESH for r in paths)
     assert np.mean([replay_episode(t, every, max_attempts=2).passed for t in trees]) == 1.0
     assert np.mean([replay_episode(t, repairs_only, max_attempts=2).passed for t in trees]) < 1.0
+
+
+def test_the_default_strategy_is_named_per_pool_and_fitted_on_trees(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The default is built for any pool; one that learns needs trees to learn from."""
+    from octoroute.episodes import strategies
+    from octoroute.exceptions import ConfigError
+
+    feats = TrajectoryFeaturizer(make_featurizer("lexical", n_features=8), ARMS)
+    fixed = strategies.default_strategy(ARMS, feats, [], max_attempts=2)
+    assert fixed.name == strategies.strategy_name(strategies.DEFAULT_STRATEGY, ARMS, 2)
+    sset = standard_strategies(ARMS, feats, reference_cost=4.0, max_attempts=2,
+                               include=[])  # fmt: skip
+    assert set(sset.factories) == {sset.baseline, sset.default}
+    monkeypatch.setattr(strategies, "DEFAULT_STRATEGY", "outcome model greedy best predicted @2x")
+    with pytest.raises(ConfigError, match="learns from recorded episode trees"):
+        strategies.default_strategy(ARMS, feats, [], max_attempts=2)
+    learned = strategies.default_strategy(ARMS, feats, _world(20), max_attempts=2)
+    assert learned.act(Trajectory(_world(1)[0].problem.visible_only()), 0) is not None
