@@ -6,6 +6,7 @@ import io
 from typing import Any
 
 from octoroute.exceptions import MissingDependencyError
+from octoroute.report.episodes import DEFAULT, RULES
 from octoroute.report.model import MatrixSection, Report
 
 __all__ = ["arm_shares_png", "choices_png", "frontier_png", "heatmap_png", "regret_png"]
@@ -42,13 +43,13 @@ def frontier_png(report: Report) -> bytes | None:
         if name == "oracle":
             ax.scatter(xs, ys, marker="*", s=120, color="black", zorder=4,
                        label="oracle (cheapest best arm per problem)")  # fmt: skip
-        elif name == "single arms" or name.startswith("episode rules"):
+        elif name == "single arms" or name == RULES:
             color = "grey" if name == "single arms" else "tab:purple"
             ax.scatter(xs, ys, color=color, zorder=3, s=14, label=name)
             for p in pts:
                 ax.annotate(p.label, (p.compute, p.pass_at_1), fontsize=5,
                             xytext=(3, 2), textcoords="offset points")  # fmt: skip
-        elif name.startswith("default strategy"):
+        elif name.startswith(DEFAULT):
             ax.scatter(xs, ys, marker="P", s=110, color="tab:green", zorder=6, label=name)
         else:
             ax.plot(xs, ys, marker="o", markersize=3, label=name)
