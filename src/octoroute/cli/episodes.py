@@ -53,8 +53,10 @@ def _print(summary: dict[str, Any]) -> None:
         g = r.get("gain_vs_largest")
         gain = "" if g is None or r["name"] == summary["baseline"] else (
             f"{g['mean']:+.3f} [{g['ci95'][0]:+.3f}, {g['ci95'][1]:+.3f}]")  # fmt: skip
-        name = r["name"] + (f" ({', '.join(r['chosen'])})" if "pair" in r["name"]
-                            and r.get("chosen") else "")  # fmt: skip
+        chosen = r.get("chosen") or []
+        name = r["name"]
+        if "pair" in name and chosen:  # a few folds' choices by name, more by their count
+            name += f" ({', '.join(chosen)})" if len(chosen) <= 2 else f" ({len(chosen)} choices)"
         name += " [default]" if r["default"] else ""
         table.add_row(name, f"{r['pass']:.3f}", f"[{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]",
                       f"{r['compute_ratio']:.2f}x", f"{r['mean_attempts']:.2f}", gain)  # fmt: skip
