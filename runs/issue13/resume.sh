@@ -5,10 +5,10 @@
 # four arms until the new log lands). Every step resumes; progress.jsonl.gz is the committed
 # slim export.
 #
-#   bash runs/issue13/resume.sh [WORKDIR]      (default WORKDIR: /work/runs/new)
+#   bash runs/issue13/resume.sh [WORKDIR]      (default WORKDIR: runs/new beside the repository)
 set -euo pipefail
 REPO="$(cd "$(dirname "$0")/../.." && pwd)"
-WORK="${1:-/work/runs/new}"
+WORK="${1:-$REPO/../runs/new}"
 SRC="$WORK/src-six-arms"
 mkdir -p "$WORK"
 if [ ! -d "$SRC" ]; then
