@@ -423,7 +423,7 @@ def train_full_information(
 
 def is_fresh(a: Attempt) -> bool:
     """A greedy first attempt (what a one-shot outcome matrix holds)."""
-    return a.attempt_number == 1 and a.sample_index == 0 and a.parent_attempt_id is None
+    return a.greedy_first
 
 
 def replay_episodes(

@@ -380,6 +380,13 @@ class Attempt:
         )
 
     @property
+    def greedy_first(self) -> bool:
+        """True for a fresh attempt's greedy first sample (what a one-shot collection makes):
+        attempt 1, sample 0, no parent."""
+        first = self.attempt_number == 1 and self.parent_attempt_id is None
+        return first and self.sample_index == 0
+
+    @property
     def judged(self) -> bool:
         """True when the program was executed against the tests (or an outcome was imported)."""
         return self.passed is not None

@@ -61,10 +61,8 @@ def direct_consistency(
         if (
             a.run_id == direct_run
             and a.arm == arm
+            and a.greedy_first
             and a.problem_id in by_id
-            and a.parent_attempt_id is None
-            and a.attempt_number == 1
-            and a.sample_index == 0
             and a.problem_id not in out
         ):
             out[a.problem_id] = consistency(executor, by_id[a.problem_id], a.code or "")

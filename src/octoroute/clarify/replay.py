@@ -76,14 +76,7 @@ def outcomes(
     for a in attempts:
         if (a.benchmark, a.problem_id) not in wanted:
             continue
-        if (
-            a.run_id == direct_run
-            and a.arm == arm
-            and a.parent_attempt_id is None
-            and a.attempt_number == 1
-            and a.sample_index == 0
-            and a.tests is not None
-        ):
+        if a.run_id == direct_run and a.arm == arm and a.greedy_first and a.tests is not None:
             if a.problem_id in direct:
                 raise ConfigError(f"run {direct_run}: two first attempts of {arm} on "
                                   f"{a.problem_id}")  # fmt: skip
