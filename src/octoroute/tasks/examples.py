@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import ast
 import re
+from collections.abc import Iterator
 from typing import Any
 
 _PROMPT = re.compile(r"^\s*>>> ?")
@@ -119,6 +120,26 @@ def _arity(prompt: str, entry_point: str) -> tuple[int, float] | None:
     return None
 
 
+def _bounds(prompt: str, entry_point: str) -> tuple[int, float]:
+    """The arities an example call may have: the prompt's ``def``'s, or at least one."""
+    arity = _arity(prompt, entry_point)
+    return arity if arity is not None else (1, float("inf"))
+
+
+def _example_calls(text: str, entry_point: str) -> Iterator[tuple[int, int, list[tuple[Any, ...]]]]:
+    """Each call of ``entry_point`` in ``text`` (doctest markers blanked) that is not its
+    ``def``: where it starts and ends, and the argument tuples of the literal calls in it,
+    outermost first."""
+    # Not preceded by a word character, a dot (a method of something else) or "def ".
+    pattern = re.compile(rf"(?<![\w.]){re.escape(entry_point)}\s*\(")
+    for match in pattern.finditer(text):
+        if text[: match.start()].rstrip(" \t").endswith("def"):
+            continue
+        span = _call_at(text, match.start(), match.end() - 1)
+        if span is not None:
+            yield match.start(), match.start() + len(span), _calls_in(span, entry_point)
+
+
 def parse_examples(prompt: str, entry_point: str) -> list[tuple[Any, ...]]:
     """Return the argument tuples of the example calls to ``entry_point`` shown in ``prompt``.
 
@@ -131,20 +152,11 @@ def parse_examples(prompt: str, entry_point: str) -> list[tuple[Any, ...]]:
     """
     if not entry_point.isidentifier():
         return []
-    text = _strip_doctest_markers(prompt)
-    # Not preceded by a word character, a dot (a method of something else) or "def ".
-    pattern = re.compile(rf"(?<![\w.]){re.escape(entry_point)}\s*\(")
-    arity = _arity(prompt, entry_point)
-    least, most = arity if arity is not None else (1, float("inf"))
+    least, most = _bounds(prompt, entry_point)
     seen: set[str] = set()
     examples: list[tuple[Any, ...]] = []
-    for match in pattern.finditer(text):
-        if text[: match.start()].rstrip(" \t").endswith("def"):
-            continue
-        span = _call_at(text, match.start(), match.end() - 1)
-        if span is None:
-            continue
-        for args in _calls_in(span, entry_point):
+    for _, _, calls in _example_calls(_strip_doctest_markers(prompt), entry_point):
+        for args in calls:
             # repr tells 1, 1.0 and True apart, which equality and hashing would merge.
             key = repr(args)
             # Prose names the function as "f()" too: a call of the wrong arity is no example.
@@ -192,24 +204,18 @@ def parse_claims(prompt: str, entry_point: str) -> list[tuple[tuple[Any, ...], A
         return []
     lines = prompt.split("\n")
     text = _strip_doctest_markers(prompt)
-    pattern = re.compile(rf"(?<![\w.]){re.escape(entry_point)}\s*\(")
-    arity = _arity(prompt, entry_point)
-    least, most = arity if arity is not None else (1, float("inf"))
+    least, most = _bounds(prompt, entry_point)
     seen: set[str] = set()
     claims: list[tuple[tuple[Any, ...], Any]] = []
-    for match in pattern.finditer(text):
-        if text[: match.start()].rstrip(" \t").endswith("def"):
-            continue
-        span = _call_at(text, match.start(), match.end() - 1)
-        calls = [] if span is None else _calls_in(span, entry_point)
+    for start, end, calls in _example_calls(text, entry_point):
         if not calls or not least <= len(calls[0]) <= most or repr(calls[0]) in seen:
             continue
-        after = text[match.start() + len(span or "") :]
+        after = text[end:]
         marker = _CLAIM.match(after)
         found, value = (False, None)
         if marker is not None and marker.end() > 0 and "\n" not in after[: marker.end()]:
             found, value = _literal_prefix(after[marker.end() :])
-        row = text.count("\n", 0, match.start())
+        row = text.count("\n", 0, start)
         if not found and _PROMPT.match(lines[row]) and not after.split("\n", 1)[0].strip():
             following = next((ln for ln in lines[row + 1 :] if ln.strip()), "")
             if not _PROMPT.match(following):  # a doctest's output line
