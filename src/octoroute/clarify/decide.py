@@ -85,11 +85,6 @@ class AskModel:
             return np.full(len(x), model)
         return np.asarray(model.predict_proba(x)[:, 1])
 
-    @property
-    def extra_columns(self) -> int:
-        """How many ``extra`` columns the model was fitted with (0: the request's words only)."""
-        return self._extra
-
     def choose(
         self, problems: Sequence[Problem], extra: np.ndarray[Any, Any] | None = None
     ) -> list[AskChoice]:

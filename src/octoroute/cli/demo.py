@@ -100,6 +100,7 @@ def demo_command(
             rows = []
             if he is not None and cfg.live:
                 rows = demo.live_routing(he, cfg, progress, features=features,
+                                         log_attempts=attempts,
                                          on_row=lambda r: _err.print(
                     f"  {r.problem_id}: {' -> '.join(r.steps)}; hidden tests "
                     f"{'passed' if r.passed else 'failed'} ({r.seconds:.1f} s)"))  # fmt: skip

@@ -83,7 +83,7 @@ class Answer:
     """``ask`` when the answer is a clarifying question, ``code`` when it is the code written
     after the user's reply to one (:mod:`.asking`); empty otherwise."""
     episode: str = ""
-    """For ``code``: the decision id of the question it follows."""
+    """For ``ask`` and ``code``: the id of the ask episode the turn belongs to."""
 
 
 @dataclass(frozen=True, slots=True)
