@@ -2,7 +2,7 @@
 
 For each outcome source, the declared main policy (LinUCB, the demo's) is replayed cross-fitted
 (5 folds, ``--seeds`` fold assignments) on three feature sets: ``lexical`` (the baseline),
-``probe:qwen2.5-coder-0.5b`` (layer 16 at the last prompt token, declared in advance on the
+``probe:qwen2.5-coder-0.5b-completion`` (layer 16 at the last prompt token, declared in advance on the
 published MBPP+ matrix's probe study, projected to 64 columns: see
 :mod:`octoroute.features.probe`) and their sum. Sources: the published HumanEval+ and MBPP+
 matrices (EvalPlus via eval-arena, the models of at most 8B parameters; the bar is the 33B
@@ -47,7 +47,7 @@ from octoroute.evaluation.outcomes import PARAMS_UNIT, OutcomeMatrix
 from octoroute.features.probe import ProbeFeaturizer
 from octoroute.types import Problem
 
-PROBE_MODEL = "qwen2.5-coder-0.5b"
+PROBE_MODEL = "qwen2.5-coder-0.5b-completion"
 FEATURIZERS = ("lexical", f"probe:{PROBE_MODEL}", f"lexical+probe:{PROBE_MODEL}")
 POLICY = "linucb"
 OUTCOMES = Path(__file__).resolve().parents[2] / "shared/data/outcomes"

@@ -25,11 +25,16 @@ def test_the_recorded_log_is_shipped_and_judged() -> None:
     judged = [a for a in attempts if a.judged]
     assert len(judged) >= 0.95 * len(attempts)
     assert all(a.cost_unit == "flops" and a.cost > 0 for a in judged)
-    # HumanEval+ re-judges the same programs on more tests: never more passes.
+    # HumanEval+ re-judges the same programs on more tests: more passes only where EvalPlus
+    # changed an original input (HumanEval/95's int key is the string '5' there, so a program
+    # raising on int keys passes HumanEval+ and fails HumanEval).
     by_key = {(a.benchmark, a.problem_id, a.arm): a.passed for a in judged if demo.is_fresh(a)}
-    for (bench, pid, arm), passed in by_key.items():
-        if bench == "humaneval+" and passed:
-            assert by_key.get(("humaneval", pid, arm)) is True
+    gained = {
+        pid
+        for (bench, pid, arm), passed in by_key.items()
+        if bench == "humaneval+" and passed and by_key.get(("humaneval", pid, arm)) is not True
+    }
+    assert gained <= {"HumanEval/95"}
 
 
 def test_the_recorded_episode_trees_hold_what_the_demo_replays(

@@ -167,9 +167,12 @@ def test_missing_file(tmp_path: Path) -> None:
 def test_default_pool_needs_no_configuration(tmp_path: Path) -> None:
     pool = load_pool("default")
     assert pool.names == ("smollm2-135m", "gemma3-270m", "qwen2.5-coder-0.5b",
-                          "qwen2.5-coder-1.5b")  # fmt: skip
+                          "qwen2.5-coder-0.5b-completion", "qwen2.5-coder-1.5b",
+                          "qwen2.5-coder-1.5b-completion")  # fmt: skip
+    # The prompt is part of an arm: one model, two styles, two arms.
     styles = {s.name: (s.local_model, s.style.value) for s in pool.specs}
-    assert styles["qwen2.5-coder-1.5b"] == ("qwen2.5-coder-1.5b", "completion")
+    assert styles["qwen2.5-coder-1.5b"] == ("qwen2.5-coder-1.5b", "instruct")
+    assert styles["qwen2.5-coder-1.5b-completion"] == ("qwen2.5-coder-1.5b", "completion")
     assert all(s.backend == "llamacpp" and s.cost.unit == "flops" for s in pool.specs)
     assert default_pool(["gemma3-270m"], tmp_path).specs[0].path == (
         tmp_path / "gemma-3-270m-q4_k_m.gguf"

@@ -29,8 +29,9 @@ def test_list_default_pool() -> None:
     code, out = run(arms_app, "list", "--pool", "default", "--json")
     assert code == 0
     assert [a["name"] for a in out["arms"]] == ["smollm2-135m", "gemma3-270m",
-                                                 "qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b"]  # fmt: skip
-    assert {a["style"] for a in out["arms"]} == {"chat", "completion"}
+                                                 "qwen2.5-coder-0.5b", "qwen2.5-coder-0.5b-completion",
+                                                 "qwen2.5-coder-1.5b", "qwen2.5-coder-1.5b-completion"]  # fmt: skip
+    assert {a["style"] for a in out["arms"]} == {"chat", "completion", "instruct"}
     assert all(a["cost_unit"] == "flops" and "flops" in a["cost"] for a in out["arms"])
 
 

@@ -65,7 +65,7 @@ def test_episodes_grows_the_repairs_a_strategy_needs(tmp_path: Path) -> None:
     assert repair.attempt_number == 2 and repair.arm == SMOLLM
     # The learned strategies and the outcome model read probe features from the shipped
     # bundle (the default pool's Qwen 0.5B reading HumanEval/2): no model is loaded.
-    spec_ = "lexical+probe:qwen2.5-coder-0.5b"
+    spec_ = "lexical+probe:qwen2.5-coder-0.5b-completion"
     probed = _episodes(*common, "--featurizer", spec_, "--strategies", f"retry {SMOLLM}", "--json")
     assert probed.returncode == 0, probed.stderr
     described = json.loads(probed.stdout)["featurizer"]

@@ -44,7 +44,7 @@ def test_raw_activations_and_bad_parameters() -> None:
 
 def test_shipped_prompts_need_no_model_and_others_say_what_is_missing() -> None:
     """The bundle serves features and token counts with no model file and no tokenizer."""
-    model = "qwen2.5-coder-0.5b"
+    model = "qwen2.5-coder-0.5b-completion"
     spec = default_pool([model]).spec(model)
     assert spec.sha256 is not None
     states = PromptStates(

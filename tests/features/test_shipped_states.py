@@ -12,15 +12,16 @@ from octoroute.features.hidden.states import PromptStates
 from octoroute.tasks import load_benchmark
 from tests.local_model import require
 
+ARM = "qwen2.5-coder-0.5b-completion"  # the bundle's prompts are this arm's
 MODEL = "qwen2.5-coder-0.5b"
 require(MODEL, ("xllamacpp", "local"), ("gguf", "probes"))
 
 
 def test_a_recomputed_vector_matches_the_shipped_one() -> None:
-    shipped = ShippedStates(bundle_path(MODEL))
-    spec = default_pool([MODEL]).spec(MODEL)
+    shipped = ShippedStates(bundle_path(ARM))
+    spec = default_pool([ARM]).spec(ARM)
     assert spec.path is not None and spec.sha256 == shipped.model_sha256
-    arm = default_pool([MODEL]).build(MODEL)
+    arm = default_pool([ARM]).build(ARM)
     assert isinstance(arm, LlamaCppArm)
     problem = load_benchmark("humaneval")[0]
     fresh = PromptStates(spec.path, spec.sha256, spec.style.value, arm.prompt_tokens)

@@ -146,19 +146,19 @@ def test_the_shipped_log_imports_back_with_its_trees(tmp_path: Path) -> None:
 
     shipped = read_attempts_jsonl(recorded_log())
     db = tmp_path / "log.db"
+    args = ["import", "attempts", str(recorded_log()), "--db", str(db)]
     pool = tmp_path / "pool.toml"
     pool.write_text("".join(
         f'[[arms]]\nname = "{name}"\nbackend = "llamacpp"\nlocal_model = "{model}"\n'
         f'style = "{style}"\n\n'
         for name, model, style in [
-            ("smollm2-135m", "smollm2-135m", "chat"), ("gemma3-270m", "gemma3-270m", "completion"),
-            ("qwen2.5-coder-0.5b-completion", "qwen2.5-coder-0.5b", "completion"),
-            ("qwen2.5-coder-1.5b-completion", "qwen2.5-coder-1.5b", "completion"),
+            ("smollm2-135m", "smollm2-135m", "chat"), ("gemma-3", "gemma3-270m", "completion"),
+            *((f"qwen2.5-coder-{size}{suffix}", f"qwen2.5-coder-{size}", style)
+              for size in ("0.5b", "1.5b")
+              for suffix, style in (("", "instruct"), ("-completion", "completion"))),
         ]
     ))  # fmt: skip
-    args = ["import", "attempts", str(recorded_log()), "--db", str(db), "--pool", str(pool)]
-    renames = ["--rename", "qwen2.5-coder-0.5b=qwen2.5-coder-0.5b-completion",
-               "--rename", "qwen2.5-coder-1.5b=qwen2.5-coder-1.5b-completion"]  # fmt: skip
+    renames = ["--pool", str(pool), "--rename", "gemma3-270m=gemma-3"]
     result = CliRunner().invoke(app, args + renames)
     assert result.exit_code == 0, result.output
     with open_store(db) as store:
@@ -168,7 +168,7 @@ def test_the_shipped_log_imports_back_with_its_trees(tmp_path: Path) -> None:
         repairs = [a for a in logged if a.parent_attempt_id is not None]
         assert repairs and all(a.parent_attempt_id in by_id for a in repairs)
         assert all(a.sample_index == a.parent_attempt_id for a in repairs if a.attempt_number > 1)
-        assert {a.arm for a in logged} >= {"qwen2.5-coder-1.5b-completion", "smollm2-135m"}
+        assert {a.arm for a in logged} >= {"qwen2.5-coder-1.5b-completion", "gemma-3"}
         assert sum(bool(a.passed) for a in logged) == sum(bool(a.passed) for a in shipped)
         store.add_run("collect/humaneval", config={"kind": "collect", "benchmark": "humaneval"})
         config = {r.id: r.config for r in store.runs()}["collect/humaneval"]

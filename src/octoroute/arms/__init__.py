@@ -3,12 +3,15 @@
 Backends: :class:`OpenAICompatArm` (any OpenAI-compatible HTTP endpoint, through httpx) and
 :class:`LlamaCppArm` (llama.cpp in this process, through the ``local`` extra's ``xllamacpp``).
 A :class:`Pool` comes from a TOML file (:func:`load_pool`) or is the offline default
-(:func:`default_pool`: four small models from pinned PyPI packages, see :mod:`.models`).
+(:func:`default_pool`: four small models from pinned PyPI packages, see :mod:`.models`, the
+two Qwen coders in two prompt styles each).
 Importing this package loads neither httpx nor xllamacpp.
 
 >>> from octoroute.arms import default_pool
->>> default_pool().names
-('smollm2-135m', 'gemma3-270m', 'qwen2.5-coder-0.5b', 'qwen2.5-coder-1.5b')
+>>> default_pool().names[:2], len(default_pool().names)
+(('smollm2-135m', 'gemma3-270m'), 6)
+>>> default_pool().names[2:4]
+('qwen2.5-coder-0.5b', 'qwen2.5-coder-0.5b-completion')
 """
 
 from octoroute.arms.base import (
