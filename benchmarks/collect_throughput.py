@@ -12,7 +12,10 @@ For each local arm it measures, on the first ``--limit`` HumanEval problems (gre
 each twice: with ``cache_prompt`` off (every prompt processed whole: the baseline) and on (the
 prefix a prompt shares with the previous one, the chat template, system prompt and
 instruction, is read from the KV cache). The gap between raw decode and end to end is overhead
-to remove.
+to remove. Greedy answers may differ in a few tokens between the two (a cached prefix changes
+the floating-point sums), so a second table isolates what the cache saves: the same
+requests (each arm's own prompt for each problem, in order) with one token to generate, and
+llama.cpp's own count of the prompt tokens it evaluated and the milliseconds it took.
 
 With ``--ray`` it measures the scale-out instead: attempts per second of plain local collection
 against Ray collection with one and two workers (actors), in the same run, on a Ray instance
@@ -64,6 +67,7 @@ def main() -> None:
         return
     pool = default_pool(args.arms.split(",") if args.arms else None)
     rows = []
+    prefix_rows = []
     with Executor(workers=2) as ex, tempfile.TemporaryDirectory() as tmp:
         problems = prepare(load_benchmark("humaneval")[: args.limit], ex,
                            Settings.from_env().cache_dir)  # fmt: skip
@@ -71,6 +75,12 @@ def main() -> None:
             arm = pool.build(name)
             assert isinstance(arm, LlamaCppArm)
             raw = arm.raw_speed(tokens=128)
+            # Cache on first: a slot keeps the last prompt it read even with the cache off, and
+            # llama.cpp hands a request the slot most like it, so the second pass would find
+            # each whole prompt from the first.
+            for cache in (True, False):
+                prefix_rows.append((name, "on" if cache else "off",
+                                    *prompt_processing(arm, problems, cache)))  # fmt: skip
             arm.close()
             for cache in (False, True):
 
@@ -102,6 +112,38 @@ def main() -> None:
         print(f"{name:<31}{cache:>9}{raw_tps:>12.1f}{req_tps:>13.1f}{e2e_tps:>12.1f}"
               f"{tokens:>8}{wall:>8.1f}")  # fmt: skip
     print("(tokens per second; raw decode is the same model's llama.cpp decode speed)")
+    print()
+    print("prompt processing, the same requests with 1 token to generate (llama.cpp's timings)")
+    head = f"{'arm':<31}{'kv cache':>9}{'prompt tokens':>15}{'evaluated':>11}{'ms/request':>12}"
+    print(head)
+    print("-" * len(head))
+    for name, cache, total, evaluated, ms in prefix_rows:
+        n = max(len(problems), 1)
+        print(f"{name:<31}{cache:>9}{total / n:>15.1f}{evaluated / n:>11.1f}{ms / n:>12.1f}")
+    print("(means per request; evaluated: prompt tokens not read from the KV cache)")
+
+
+def prompt_processing(arm: Any, problems: list[Any], cache: bool) -> tuple[int, int, float]:
+    """Each problem's request as ``arm`` makes it, with one token to generate, in order:
+    the prompt tokens in all, those llama.cpp evaluated (not read from the KV cache) and its
+    prompt milliseconds, summed."""
+    from octoroute.arms.base import Sampling
+    from octoroute.arms.prompts import problem_request
+
+    client = arm._client  # the arm's own HTTP client: the same body, the same endpoint
+    total = evaluated = 0
+    ms = 0.0
+    for problem in problems:
+        payload, stops = problem_request(problem.visible_only(), arm.style)
+        body = client._body(payload, Sampling(max_tokens=1, stop=stops), arm.model)
+        body["cache_prompt"] = cache
+        path = "completions" if isinstance(payload, str) else "chat/completions"
+        data = client._post_once(path, body)
+        timings = data["timings"]
+        evaluated += int(timings["prompt_n"])
+        total += int(data["usage"]["prompt_tokens"])
+        ms += float(timings["prompt_ms"])
+    return total, evaluated, ms
 
 
 @contextlib.contextmanager

@@ -218,16 +218,11 @@ class ArmBase:
         the answer, with ``problem`` as context when given.
         """
         sampling = sampling or self.sampling
+        payload: str | Messages
         if isinstance(task, Problem):
             problem = task
-        if isinstance(task, Problem) and self.style is PromptStyle.COMPLETION:
-            payload: str | Messages = prompts.completion_prompt(task)
-            sampling = sampling.with_stop(prompts.completion_stops(task))
-        elif isinstance(task, Problem) and self.style is PromptStyle.INSTRUCT:
-            payload = prompts.instruct_messages(task)
-            sampling = sampling.with_stop(prompts.instruct_stops(task))
-        elif isinstance(task, Problem):
-            payload = prompts.chat_messages(task)
+            payload, stops = prompts.problem_request(task, self.style)
+            sampling = sampling.with_stop(stops) if stops else sampling
         elif self.style.chat:
             payload = list(task)
         else:

@@ -287,14 +287,11 @@ class LlamaCppArm(ArmBase):
         base = client.endpoint.rstrip("/").removesuffix("/v1")
         try:
             with httpx.Client(timeout=self.timeout) as http:
-                if self.style is PromptStyle.COMPLETION:
-                    text = prompts.completion_prompt(view)
+                payload, _ = prompts.problem_request(view, self.style)
+                if isinstance(payload, str):
+                    text = payload
                 else:
-                    messages = list(
-                        prompts.instruct_messages(view)
-                        if self.style is PromptStyle.INSTRUCT
-                        else prompts.chat_messages(view)
-                    )
+                    messages = list(payload)
                     # A prefilled answer continues the templated conversation, as the server
                     # continues it when the last message is the assistant's.
                     prefill = (

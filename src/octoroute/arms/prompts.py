@@ -37,6 +37,7 @@ __all__ = [
     "instruct_answer",
     "instruct_messages",
     "instruct_stops",
+    "problem_request",
     "visible_examples",
 ]
 
@@ -176,8 +177,8 @@ def instruct_messages(problem: Problem) -> list[dict[str, str]]:
     """A user turn (the instruction and the prompt) and the prefilled start of the answer.
 
     The answer opens the code block and, when the prompt holds the function's stub, repeats it,
-    so the model writes the body only (4.5 times fewer tokens than EvalPlus's own prefill on
-    HumanEval, at the same pass rate on Qwen2.5-Coder-0.5B).
+    so the model writes the body only (on HumanEval, Qwen2.5-Coder-0.5B writes 83 tokens a
+    problem against 304 with EvalPlus's own prefill, and passes 94 problems against 93).
 
     >>> msgs = instruct_messages(Problem("t", "b", "def f(x):\\n", "f", "", ()))
     >>> [m["role"] for m in msgs], msgs[1]["content"].endswith("```python\\ndef f(x):\\n")
@@ -193,6 +194,22 @@ def instruct_messages(problem: Problem) -> list[dict[str, str]]:
     if has_stub(problem):
         answer += problem.prompt if problem.prompt.endswith("\n") else problem.prompt + "\n"
     return [{"role": "user", "content": user}, {"role": "assistant", "content": answer}]
+
+
+def problem_request(problem: Problem, style: PromptStyle) -> tuple[str | Messages, tuple[str, ...]]:
+    """What an arm of ``style`` sends for ``problem``: the payload (the text to continue in
+    completion style, chat messages otherwise) and the stop sequences the style adds.
+
+    >>> p = Problem("t", "b", "def f(x):\\n", "f", "", ())
+    >>> payload, stops = problem_request(p, PromptStyle.COMPLETION)
+    >>> payload == completion_prompt(p), stops == completion_stops(p)
+    (True, True)
+    """
+    if style is PromptStyle.COMPLETION:
+        return completion_prompt(problem), completion_stops(problem)
+    if style is PromptStyle.INSTRUCT:
+        return instruct_messages(problem), instruct_stops(problem)
+    return chat_messages(problem), ()
 
 
 def _shows_call(problem: Problem, example: str) -> bool:
