@@ -14,7 +14,7 @@ Run from the project root (the log of ``octoroute collect`` / ``repair-collect``
 files from ``$OCTOROUTE_DATA_DIR`` for MBPP+)::
 
     .venv/bin/python benchmarks/repair_episodes.py --db runs.db --benchmark humaneval \
-        --problems 80 --budgets 1,2 --seeds 2
+        --problems 80 --budgets 1,2 --seeds 2 --json-dir episodes/
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import json
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 
@@ -52,12 +53,17 @@ def main() -> None:
     parser.add_argument("--problems", type=int, default=None, help="seeded subset size")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--grow", action="store_true", help="generate missing attempts")
+    parser.add_argument("--json-dir", default=None, help="also save each run's episodes --json")
     args = parser.parse_args()
     for bench in args.benchmark.split(","):
         for budget in args.budgets.split(","):
             start = time.monotonic()
             s = _run(args, bench, budget)
             took = time.monotonic() - start
+            if args.json_dir:
+                out = Path(args.json_dir) / f"{bench}-budget{budget}.json"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                out.write_text(json.dumps(s, indent=1) + "\n")
             print(f"\n{bench}: {s['problems']} problems, at most {s['max_attempts']} attempts, "
                   f"compute cap {budget}x {s['baseline']} ({took:.0f} s)")  # fmt: skip
             print(f"{'strategy':58} {'pass':>6} {'95% CI':>15} {'compute':>8} "
