@@ -2,8 +2,8 @@
 
 For each outcome source, the declared main policy (LinUCB, the demo's) is replayed cross-fitted
 (5 folds, ``--seeds`` fold assignments) on three feature sets: ``lexical`` (the baseline),
-``probe:qwen2.5-coder-0.5b-completion`` (layer 16 at the last prompt token, declared in advance on the
-published MBPP+ matrix's probe study, projected to 64 columns: see
+``probe:qwen2.5-coder-0.5b-completion`` (layer 16 at the last prompt token, declared in
+advance on the published MBPP+ matrix's probe study, projected to 64 columns: see
 :mod:`octoroute.features.probe`) and their sum. Sources: the published HumanEval+ and MBPP+
 matrices (EvalPlus via eval-arena, the models of at most 8B parameters; the bar is the 33B
 model, 0.762 and 0.704) and the default pool's recorded log (HumanEval and MBPP+ runs).

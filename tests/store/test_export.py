@@ -179,3 +179,31 @@ def test_the_shipped_log_imports_back_with_its_trees(tmp_path: Path) -> None:
     )
     refused = CliRunner().invoke(app, [*args, "--rename", "gemma3-270m=gemma-9000"])
     assert refused.exit_code == 2 and "not in pool" in refused.output
+
+
+def test_a_clarification_export_imports_with_its_simulated_users(
+    store: Store, problems: list[Problem], tmp_path: Path
+) -> None:
+    """The oracle user's answers and users' replies are logged under arms of their own, which
+    no pool has: an export of a clarification log imports into a pool's log with them, and an
+    arm of neither kind is still refused."""
+    from typer.testing import CliRunner
+
+    from octoroute.cli import app
+    from octoroute.store import open_store
+
+    for arm in ("qwen2.5-coder-0.5b", "oracle", "user", "someone-else"):
+        store.add_arm(arm, backend="llamacpp", model=arm, cost_unit="flops")
+    for arm in ("qwen2.5-coder-0.5b", "oracle", "user"):
+        store.record_attempt(attempt(problems[0], arm))
+    export = tmp_path / "comm.jsonl"
+    export_jsonl(store, export)
+    db = tmp_path / "again.db"
+    result = CliRunner().invoke(app, ["import", "attempts", str(export), "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    with open_store(db) as again:
+        assert sorted(a.arm for a in again.attempts()) == ["oracle", "qwen2.5-coder-0.5b", "user"]
+    store.record_attempt(attempt(problems[1], "someone-else"))
+    export_jsonl(store, export)
+    refused = CliRunner().invoke(app, ["import", "attempts", str(export), "--db", str(db)])
+    assert refused.exit_code == 2 and "someone-else" in refused.output

@@ -7,7 +7,7 @@ it); :mod:`.episode` plays one ask-then-code episode and judges the program in t
 :mod:`.collect` records every turn of every episode in the outcome log, resumably.
 """
 
-from octoroute.clarify.collect import ORACLE, AskSummary, collect_asks
+from octoroute.clarify.collect import ORACLE, AskSummary, collect_asks, register_oracle
 from octoroute.clarify.episode import AskResult, ask_then_code
 from octoroute.clarify.users import ArmUser, OracleUser, SimulatedUser
 
@@ -20,4 +20,5 @@ __all__ = [
     "SimulatedUser",
     "ask_then_code",
     "collect_asks",
+    "register_oracle",
 ]

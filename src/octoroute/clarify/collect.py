@@ -24,7 +24,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from octoroute.arms.base import ArmBase
-from octoroute.arms.pool import Pool, register_arms
+from octoroute.arms.pool import ArmRegistry, Pool, register_arms
 from octoroute.clarify.episode import ask, original_of, write
 from octoroute.clarify.users import ArmUser, OracleUser, SimulatedUser
 from octoroute.exceptions import ConfigError
@@ -32,10 +32,15 @@ from octoroute.sandbox import Executor
 from octoroute.store import Store, hash_text
 from octoroute.types import Attempt, AttemptKey, Completion, Problem
 
-__all__ = ["ORACLE", "AskSummary", "collect_asks"]
+__all__ = ["ORACLE", "AskSummary", "collect_asks", "register_oracle"]
 
 ORACLE = "oracle"
 """The user that answers with the original description (logged as an arm of that name)."""
+
+
+def register_oracle(registry: ArmRegistry) -> None:
+    """Register the oracle user in the log (idempotent): the arm its answers are logged under."""
+    registry.add_arm(ORACLE, backend=ORACLE, model="original description", cost_unit="flops")
 
 
 @dataclass
@@ -81,7 +86,7 @@ def collect_asks(
                   command="clarify-collect")  # fmt: skip
     register_arms(store, pool)
     if ORACLE in users:
-        store.add_arm(ORACLE, backend=ORACLE, model="original description", cost_unit="flops")
+        register_oracle(store)
     store.add_problems(problems)
     store.delete_arm_errors(run_id)
     summary = AskSummary(run_id)

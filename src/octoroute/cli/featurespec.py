@@ -3,8 +3,8 @@
 ``lexical``, ``minilm``, ``probe:MODEL`` (the hidden state of a local arm's model reading each
 prompt as that arm sends it; ``probe:MODEL@LAYER/POOLING`` picks the layer, default
 :data:`PROBE_DEFAULT`, declared before any routing run), and sums such as
-``lexical+probe:qwen2.5-coder-0.5b-completion``. Probe parts read the shipped vectors, then the states
-cache, and compute what neither has (starting the arm's server only then).
+``lexical+probe:qwen2.5-coder-0.5b-completion``. Probe parts read the shipped vectors, then
+the states cache, and compute what neither has (starting the arm's server only then).
 """
 
 from __future__ import annotations

@@ -108,7 +108,9 @@ def import_attempts_command(
     it). Importing the same file twice adds nothing.
     """
     from octoroute.arms.pool import load_pool, register_arms
+    from octoroute.clarify import ORACLE, register_oracle
     from octoroute.exceptions import ConfigError
+    from octoroute.serve.asking import USER, register_user
     from octoroute.store import import_attempts, open_store, read_attempts_jsonl
 
     try:
@@ -118,12 +120,17 @@ def import_attempts_command(
         mapping = {old: new for old, new in pairs}
         the_pool = load_pool(pool)
         attempts = read_attempts_jsonl(file)  # a bad file is reported before the store is touched
-        unknown = sorted({mapping.get(a.arm, a.arm) for a in attempts} - set(the_pool.names))
+        arms = {mapping.get(a.arm, a.arm) for a in attempts}
+        # The simulated users of clarification logs are logged as arms of their own.
+        users = {ORACLE: register_oracle, USER: register_user}
+        unknown = sorted(arms - set(the_pool.names) - set(users))
         if unknown:
             raise ConfigError(f"{file}: arms {', '.join(unknown)} are not in pool {pool!r} "
                               "(--rename OLD=NEW maps an arm to one of the pool's)")  # fmt: skip
         with open_store(db) as store:
             register_arms(store, the_pool)
+            for name in sorted(arms & set(users) - set(the_pool.names)):
+                users[name](store)
             result = import_attempts(store, attempts, mapping)
     except OctorouteError as e:
         raise _fail(e) from e

@@ -19,11 +19,12 @@ import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from octoroute.arms.pool import ArmRegistry
 from octoroute.clarify.decide import AskChoice, AskModel
 from octoroute.store import hash_text
 from octoroute.types import Problem
 
-__all__ = ["ASK", "CODE", "USER", "Asking", "Continuation", "Question"]
+__all__ = ["ASK", "CODE", "USER", "Asking", "Continuation", "Question", "register_user"]
 
 USER = "user"
 """The arm name under which a user's reply to a question is logged."""
@@ -31,6 +32,12 @@ ASK = "ask"
 """The policy name of a decision to ask."""
 CODE = "ask/code"
 """The policy name of the code turn that follows a reply."""
+
+
+def register_user(registry: ArmRegistry) -> None:
+    """Register the arm users' replies are logged under (idempotent)."""
+    registry.add_arm(USER, backend=USER, model="a user's reply", cost_unit="flops")
+
 
 _DEF = re.compile(r"^\s*def\s+([A-Za-z_]\w*)\s*\(", re.MULTILINE)
 

@@ -31,7 +31,15 @@ from octoroute.clarify.prompts import ask_messages, code_messages
 from octoroute.exceptions import ConfigError, DataError, OctorouteError, StoreConflict
 from octoroute.features import Featurizer
 from octoroute.policies import BasePolicy
-from octoroute.serve.asking import ASK, CODE, USER, Asking, Continuation, Question
+from octoroute.serve.asking import (
+    ASK,
+    CODE,
+    USER,
+    Asking,
+    Continuation,
+    Question,
+    register_user,
+)
 from octoroute.serve.errors import ApiError
 from octoroute.serve.protocol import ChatRequest
 from octoroute.store import DecisionRecord, Store, hash_text
@@ -176,7 +184,7 @@ class RoutingService:
         self.store.add_run(self.run_id, config={"kind": "serve"}, command="serve")
         register_arms(self.store, self.pool)
         if self.asking is not None:
-            self.store.add_arm(USER, backend=USER, model="a user's reply", cost_unit="flops")
+            register_user(self.store)
             self._reopen_questions()
         caught_up = self.recover(applied)
         with self._lock:
