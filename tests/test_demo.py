@@ -48,9 +48,13 @@ def test_the_recorded_episode_trees_hold_what_the_demo_replays(
     # Slim, yet what inference may see survives: visible verdicts only.
     assert all(t.tier is Tier.VISIBLE for a in attempts for t in a.tests or ())
     replayed = dict(demo.replay_episodes(attempts, demo.DemoConfig()))
-    assert sorted(replayed) == ["humaneval", "mbpp+"]
-    assert all(s["missing_nodes"] == 0 for s in replayed.values())
-    assert [s["problems"] for s in replayed.values()] == [80, 60]
+    assert sorted(replayed) == ["humaneval", "humaneval+", "mbpp+"]
+    assert replayed["humaneval"]["missing_nodes"] == replayed["mbpp+"]["missing_nodes"] == 0
+    # HumanEval's trees re-judged: the rules find every node; the learned strategies, trained
+    # on HumanEval+'s outcomes, may ask for a few HumanEval's trees never grew.
+    plus = {r["name"]: r for r in replayed["humaneval+"]["strategies"]}
+    assert all(r["missing_nodes"] == 0 for n, r in plus.items() if not n.startswith("outcome"))
+    assert [s["problems"] for s in replayed.values()] == [80, 80, 60]
     summary = replayed["humaneval"]
     rows = {r["name"]: r for r in summary["strategies"]}
     base = rows["qwen2.5-coder-1.5b alone"]
