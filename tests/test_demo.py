@@ -28,7 +28,7 @@ def test_the_recorded_log_is_shipped_and_judged() -> None:
     # HumanEval+ re-judges the same programs on more tests: more passes only where EvalPlus
     # changed an original input (HumanEval/95's int key is the string '5' there, so a program
     # raising on int keys passes HumanEval+ and fails HumanEval).
-    by_key = {(a.benchmark, a.problem_id, a.arm): a.passed for a in judged if demo.is_fresh(a)}
+    by_key = {(a.benchmark, a.problem_id, a.arm): a.passed for a in judged if a.greedy_first}
     gained = {
         pid
         for (bench, pid, arm), passed in by_key.items()

@@ -58,7 +58,6 @@ __all__ = [
     "POLICIES",
     "evaluate_benchmark",
     "featurizer",
-    "is_fresh",
     "replay_episodes",
     "live_report",
     "live_routing",
@@ -428,11 +427,6 @@ def train_full_information(
     return seen
 
 
-def is_fresh(a: Attempt) -> bool:
-    """A greedy first attempt (what a one-shot outcome matrix holds)."""
-    return a.greedy_first
-
-
 def replay_episodes(
     attempts: Sequence[Attempt], cfg: DemoConfig, features: BaseFeaturizer | None = None
 ) -> list[tuple[str, dict[str, Any]]]:
@@ -486,7 +480,7 @@ def load_matrices(
     out = []
     # Read once, split by run and benchmark below; repairs belong to episodes, not matrices.
     every = read_log(cfg.log) if log_attempts is None else log_attempts
-    attempts = [a for a in every if is_fresh(a)]
+    attempts = [a for a in every if a.greedy_first]  # what a one-shot matrix holds
     for run, benchmark in _benchmarks(attempts):
         # Problems some arm has not done yet (a collection still running) are dropped.
         whole = from_attempts(attempts, str(cfg.log), run=run, benchmark=benchmark)
