@@ -22,6 +22,6 @@ if [ ! -f "$DB" ] && [ -f "$REPO/runs/issue19/progress.jsonl.gz" ]; then
 fi
 snap() { "$O" export --db "$DB" --out "$WORK/progress.jsonl.gz" --slim && echo "SNAP $1 $(date +%T)"; }
 "$O" collect --pool default --arms "$ARM" --benchmark humanevalcomm --limit "$LIMIT" --db "$DB"; snap direct
-"$O" clarify-collect --pool default --arms "$ARM" --users oracle --limit "$LIMIT" --db "$DB"; snap oracle
-"$O" clarify-collect --pool default --arms "$ARM" --users "oracle,$ARM" --limit "$LIMIT" --db "$DB"; snap arm-user
+# Both users per problem, so that a run stopped early leaves both measured on the same prompts.
+"$O" clarify-collect --pool default --arms "$ARM" --users "oracle,$ARM" --limit "$LIMIT" --db "$DB"; snap asks
 echo DONE

@@ -9,7 +9,8 @@ asking (the program written after that user's answer, from :mod:`.collect`). The
   a user's turn), beats its predicted success coding at once (:mod:`.decide`), cross-fitted
   (trained on the other folds' problems, never on the problem decided); on the request's
   words, and with the direct candidate's consistency with the request's claims when given
-  (:mod:`.consistency`; then ``router_words`` is the words alone).
+  (:mod:`.consistency`) and a probe of the request's hidden state when given (then
+  ``router_words`` is the words alone).
 
 Reported per policy and user: pass@1 on the modified prompts and on the originals with
 bootstrap intervals, the communication rate (asks on modified prompts), the false-ask rate
@@ -179,6 +180,25 @@ def _agreement(o: Outcomes) -> dict[str, Any] | None:
     return out
 
 
+def _extra_columns(
+    problems: Sequence[Problem],
+    consistency: Mapping[str, float | None] | None,
+    probe: Mapping[str, np.ndarray[Any, Any]] | None,
+) -> np.ndarray[Any, Any] | None:
+    """The router's columns beyond the request's words, per problem (None: none given)."""
+    blocks = []
+    claims = features_of(problems, consistency)
+    if claims is not None:
+        blocks.append(claims)
+    if probe is not None:
+        lacking = [p.id for p in problems if p.id not in probe]
+        if lacking:
+            raise ConfigError(f"no probe features for {len(lacking)} problems "
+                              f"(first: {lacking[0]})")  # fmt: skip
+        blocks.append(np.vstack([np.asarray(probe[p.id], dtype=float) for p in problems]))
+    return np.hstack(blocks) if blocks else None
+
+
 def _task(p: Problem) -> str:
     """The task a problem is a variant of (``HumanEvalComm/N``)."""
     return p.id.rsplit("/", 1)[0]
@@ -198,16 +218,18 @@ def clarify_summary(
     folds: int = 5,
     seed: int = 0,
     consistency: Mapping[str, float | None] | None = None,
+    probe: Mapping[str, np.ndarray[Any, Any]] | None = None,
 ) -> dict[str, Any]:
     """The JSON of ``octoroute clarify --json``: per user and policy, the measures above.
 
     With ``consistency`` (per problem id, the direct candidate's share of the request's claims
-    met: :mod:`.consistency`) the router reads it too, and ``router_words`` is the router on
-    the request's words alone, for comparison."""
+    met: :mod:`.consistency`) or ``probe`` (per problem id, a probe of the request's hidden
+    state: :class:`~octoroute.features.probe.ProbeFeaturizer`) the router reads them too, and
+    ``router_words`` is the router on the request's words alone, for comparison."""
     rows = []
     for o in found:
         original = o.original
-        extra = features_of(o.problems, consistency)
+        extra = _extra_columns(o.problems, consistency, probe)
         policies = [
             ("always_code", np.zeros(len(o.problems), dtype=bool)),
             ("always_ask", np.ones(len(o.problems), dtype=bool)),

@@ -4,8 +4,9 @@ policies replayed on a log, without a model). Registered on the main app by :mod
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -13,6 +14,9 @@ from rich.console import Console
 from octoroute.cli.common import DataOpt, WorkersOpt, fail, load, progress
 from octoroute.cli.progress import prepare_with_bar
 from octoroute.exceptions import ConfigError, OctorouteError
+
+if TYPE_CHECKING:
+    from octoroute.clarify.replay import Outcomes
 
 __all__ = ["clarify_collect_command", "clarify_command"]
 
@@ -88,6 +92,14 @@ def clarify_command(
             "request's examples make (in the sandbox); the router reads the share met.",
         ),
     ] = False,
+    probe: Annotated[
+        str | None,
+        typer.Option(
+            "--probe",
+            help="MODEL[@LAYER/POOLING]: the router also reads a probe of the request's "
+            "hidden state in that local arm's model (its visible part only).",
+        ),
+    ] = None,
 ) -> None:
     """Replay always-code, always-ask and the learned router on a log, per simulated user:
     pass@1 on modified and original prompts with intervals, communication and false-ask rates."""
@@ -111,8 +123,9 @@ def clarify_command(
         if with_consistency:
             with Executor() as ex:
                 claims = direct_consistency(ex, attempts, problems, arm, direct)
+        probes = None if probe is None else _probe_features(probe, found)
         summary = clarify_summary(found, lambda_ask=lambda_ask, folds=folds,
-                                  consistency=claims)  # fmt: skip
+                                  consistency=claims, probe=probes)  # fmt: skip
     except OctorouteError as e:
         fail(e)
         return
@@ -125,3 +138,16 @@ def clarify_command(
         out.print(f"{r['user']:<24} {r['policy']:<12} modified {m['mean']} {m['ci95']}  "
                   f"original {o['mean']} {o['ci95']}  asks {r['communication_rate']} "
                   f"false asks {r['false_ask_rate']}")  # fmt: skip
+
+
+def _probe_features(spec: str, found: Sequence[Outcomes]) -> dict[str, Any]:
+    """Per problem id of ``found``, the probe ``probe:SPEC`` of its request (shipped, cached
+    or computed by the local arm's model)."""
+    from octoroute.cli.featurespec import open_featurizer
+
+    if spec.startswith("probe:") or "+" in spec:  # a malformed layer: open_featurizer says
+        raise ConfigError(f"--probe {spec!r}: expected MODEL[@LAYER/POOLING] (no 'probe:', no sum)")
+    problems = {p.id: p for o in found for p in o.problems}
+    with open_featurizer(f"probe:{spec}", 0) as featurizer:
+        rows = featurizer.transform(list(problems.values()))
+    return dict(zip(problems, rows, strict=True))
