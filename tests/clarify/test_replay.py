@@ -10,9 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from octoroute.clarify.replay import clarify_summary, outcomes
+from octoroute.exceptions import ConfigError
 from octoroute.store import open_store
 from octoroute.tasks.humanevalcomm import load_humanevalcomm
 from octoroute.types import Attempt, Outcome, Problem, TestVerdict, Tier
@@ -82,6 +84,11 @@ def test_the_policies_per_user(problems: list[Problem], tmp_path: Path) -> None:
     agreement = rows[("u", "always_ask")]["rating_vs_gain"]
     assert agreement["rated_3"]["gain"] == 0.0 and agreement["rated_1_2"]["n"] == 0
     assert all(r["left_out"] == 0 for r in summary["policies"])
+    # Per variant: the originals first, then each kind of rewrite.
+    variants = ask["by_variant"]
+    assert next(iter(variants)) == "original" and {"1a", "1c", "1p"} <= set(variants)
+    assert variants["original"]["pass_at_1"]["mean"] == 1.0 and variants["1a"]["ask_rate"] == 1.0
+    assert code["by_variant"]["1c"]["pass_at_1"]["mean"] == 0.0
 
 
 def test_the_command_prints_the_json(problems: list[Problem], tmp_path: Path,
@@ -130,3 +137,24 @@ def test_the_router_reads_the_candidates_consistency(problems: list[Problem],
     assert rows["router"]["communication_rate"] == 1.0 and rows["router"]["false_ask_rate"] == 0.0
     assert rows["router_words"]["false_ask_rate"] != 0.0 or \
         rows["router_words"]["communication_rate"] != 1.0  # fmt: skip
+
+
+def test_the_router_reads_a_probe_of_the_request(problems: list[Problem], tmp_path: Path) -> None:
+    """Given probe vectors, a router blind to the words asks where the vector says the request
+    was rewritten; a problem without its vector is an error naming it."""
+    db = tmp_path / "log.db"
+    _log(db, problems)
+    with open_store(db, create=False, readonly=True) as store:
+        (oracle, _) = outcomes(store.attempts(), problems, "a", "collect/humanevalcomm",
+                               "clarify/humanevalcomm")  # fmt: skip
+    same = tuple(dataclasses.replace(p, prompt="def f(x):\n    pass\n") for p in oracle.problems)
+    blind = dataclasses.replace(oracle, problems=same)
+    probe = {p.id: np.array([1.0, 0.0] if p.id.endswith("/original") else [0.0, 1.0])
+             for p in same}  # fmt: skip
+    rows = {r["policy"]: r for r in
+            clarify_summary([blind], lambda_ask=0.1, folds=3, probe=probe)["policies"]}  # fmt: skip
+    assert rows["router"]["communication_rate"] == 1.0 and rows["router"]["false_ask_rate"] == 0.0
+    assert "router_words" in rows
+    del probe[same[0].id]
+    with pytest.raises(ConfigError, match=f"no probe features for 1 problems .*{same[0].id}"):
+        clarify_summary([blind], folds=3, probe=probe)

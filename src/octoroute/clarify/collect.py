@@ -13,8 +13,10 @@ simulated user, an episode is three attempts of the run, chained by their parent
 
 A question serves every user; keys follow the repairs' convention (a child is keyed by its
 parent's id), so a run killed at any point and started again adds only what is missing, and
-arm failures are retried. Coding without asking is a plain ``octoroute collect`` of the same
-benchmark: the replay (:mod:`.replay`) reads both.
+arm failures are retried. An answer imported from a redacted export (:mod:`.redact`) whose
+code is missing is made again in memory (the oracle's exactly; an arm's by greedy decoding).
+Coding without asking is a plain ``octoroute collect`` of the same benchmark: the replay
+(:mod:`.replay`) reads both.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from octoroute.arms.base import ArmBase
 from octoroute.arms.pool import ArmRegistry, Pool, register_arms
 from octoroute.clarify.episode import ask, original_of, write
+from octoroute.clarify.redact import is_redacted
 from octoroute.clarify.users import ArmUser, OracleUser, SimulatedUser
 from octoroute.exceptions import ConfigError
 from octoroute.sandbox import Executor
@@ -169,7 +172,13 @@ def _episode(problem: Problem, view: Problem, name: str, user: str, q: Attempt,
         return None
     c = existing(AttemptKey(problem.benchmark, problem.id, name, a.id, 3))
     if c is None:
-        c = logged(problem, write(arm(name), view, q.completion, a.completion), 3, a.id, a.id,
+        said = a.completion
+        if is_redacted(a):  # imported from a redacted export: the answer is made again
+            again = user_of(user).answer(original, q.completion.strip())
+            if not again.ok:
+                return None  # tried again by the next run
+            said = again.text
+        c = logged(problem, write(arm(name), view, q.completion, said), 3, a.id, a.id,
                    judged=True)  # fmt: skip
     else:
         summary.skipped += 1

@@ -13,10 +13,11 @@ asking (the program written after that user's answer, from :mod:`.collect`). The
   ``router_words`` is the words alone).
 
 Reported per policy and user: pass@1 on the modified prompts and on the originals with
-bootstrap intervals, the communication rate (asks on modified prompts), the false-ask rate
-(asks on originals), and for a user that rates questions (an arm) the good-question rate
-(questions asked on modified prompts it rated 3) with how ratings agree with whether asking
-helped. Problems lacking either outcome are left out and counted.
+bootstrap intervals (and per variant: pass@1 and the share asked), the communication rate
+(asks on modified prompts), the false-ask rate (asks on originals), and for a user that rates
+questions (an arm) the good-question rate (questions asked on modified prompts it rated 3)
+with how ratings agree with whether asking helped. Problems lacking either outcome are left
+out and counted.
 """
 
 from __future__ import annotations
@@ -55,8 +56,7 @@ class Outcomes:
     @property
     def original(self) -> np.ndarray[Any, Any]:
         """True where the prompt is the unmodified original (asking is wasted there)."""
-        return np.array([p.metadata.get("variant", p.id.rsplit("/", 1)[-1]) == ORIGINAL
-                         for p in self.problems])  # fmt: skip
+        return np.array([_variant(p) == ORIGINAL for p in self.problems])
 
 
 def outcomes(
@@ -199,6 +199,21 @@ def _extra_columns(
     return np.hstack(blocks) if blocks else None
 
 
+def _variant(p: Problem) -> str:
+    """The problem's variant: ``original``, ``1a``, ``1c``, ``1p``, ``2ac``, ..."""
+    return str(p.metadata.get("variant", p.id.rsplit("/", 1)[-1]))
+
+
+def _by_variant(o: Outcomes, passed: np.ndarray[Any, Any], asks: np.ndarray[Any, Any],
+                seed: int) -> dict[str, Any]:  # fmt: skip
+    """Per variant (the originals and each kind of rewrite): pass@1 and the share asked."""
+    labels = np.array([_variant(p) for p in o.problems])
+    order = sorted(set(labels.tolist()), key=lambda v: (v != ORIGINAL, len(v), v))
+    return {v: {"pass_at_1": _rate(passed[labels == v], seed),
+                "ask_rate": round(float(asks[labels == v].mean()), 4)}
+            for v in order}  # fmt: skip
+
+
 def _task(p: Problem) -> str:
     """The task a problem is a variant of (``HumanEvalComm/N``)."""
     return p.id.rsplit("/", 1)[0]
@@ -251,6 +266,7 @@ def clarify_summary(
                 "good_question_rate": None if policy == "always_code"
                 else _good(o, asks & modified),
                 "rating_vs_gain": None if policy == "always_code" else _agreement(o),
+                "by_variant": _by_variant(o, passed, asks, seed),
                 "left_out": o.left_out,
             })  # fmt: skip
     return {"lambda_ask": lambda_ask, "policies": rows}

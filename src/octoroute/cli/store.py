@@ -202,13 +202,23 @@ def export_command(
     slim: Annotated[
         bool, typer.Option("--slim", help="JSONL with test counts per tier, not every verdict.")
     ] = False,
+    redact: Annotated[
+        bool,
+        typer.Option(
+            "--redact-answers",
+            help="JSONL without the simulated users' words in clarification runs (answers "
+            "made from the original problems; ratings kept as their digit).",
+        ),
+    ] = False,
 ) -> None:
     """Export attempts to JSONL or Parquet (Parquet needs pyarrow: the parquet extra)."""
+    from octoroute.clarify.redact import redactor
     from octoroute.store import export_attempts, open_store
 
     try:
         with open_store(db, readonly=True) as store:
-            n = export_attempts(store, out, fmt.value, run=run, benchmark=benchmark, slim=slim)
+            n = export_attempts(store, out, fmt.value, run=run, benchmark=benchmark, slim=slim,
+                                transform=redactor(store.runs()) if redact else None)  # fmt: skip
     except OctorouteError as e:
         raise _fail(e) from e
     _err.print(f"wrote {n} attempts to {out}")

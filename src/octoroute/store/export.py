@@ -133,14 +133,19 @@ def export_jsonl(
     run: str | None = None,
     benchmark: str | None = None,
     slim: bool = False,
+    transform: Callable[[Attempt], Attempt] | None = None,
 ) -> int:
     """Write the attempts (of one run and/or benchmark) to ``out``, one JSON object a line.
 
-    A name ending in ``.gz`` is gzip-compressed; ``slim`` writes :func:`slim_dict` records.
-    Returns the number of attempts written.
+    A name ending in ``.gz`` is gzip-compressed; ``slim`` writes :func:`slim_dict` records;
+    ``transform`` changes each attempt before it is written (a redaction). Returns the number
+    of attempts written.
     """
     to_dict = slim_dict if slim else attempt_to_dict
-    return write_records((to_dict(a) for a in store.attempts(run, benchmark=benchmark)), out)
+    attempts = store.attempts(run, benchmark=benchmark)
+    if transform is not None:
+        attempts = (transform(a) for a in attempts)
+    return write_records((to_dict(a) for a in attempts), out)
 
 
 def write_records(records: Iterable[Mapping[str, Any]], out: str | Path) -> int:
@@ -317,10 +322,12 @@ def export_attempts(
     run: str | None = None,
     benchmark: str | None = None,
     slim: bool = False,
+    transform: Callable[[Attempt], Attempt] | None = None,
 ) -> int:
     """Export attempts in format ``fmt`` (one of :data:`FORMATS`); return how many were written.
 
-    ``slim`` (JSONL only) writes per-test verdict counts instead of every verdict.
+    ``slim`` (JSONL only) writes per-test verdict counts instead of every verdict;
+    ``transform`` (JSONL only) changes each attempt before it is written.
 
     Raises :class:`~octoroute.exceptions.ConfigError` for an unknown format and
     :class:`~octoroute.exceptions.StoreError` for an unknown run.
@@ -331,6 +338,9 @@ def export_attempts(
         store.check_run(run)
     if slim and fmt != "jsonl":
         raise ConfigError("a slim export is JSONL only")
-    if slim:
-        return export_jsonl(store, out, run=run, benchmark=benchmark, slim=True)
+    if transform is not None and fmt != "jsonl":
+        raise ConfigError("a redacted export is JSONL only")
+    if slim or transform is not None:
+        return export_jsonl(store, out, run=run, benchmark=benchmark, slim=slim,
+                            transform=transform)  # fmt: skip
     return _EXPORTERS[fmt](store, out, run=run, benchmark=benchmark)
