@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from octoroute.cli import app
+from octoroute.config import Settings
 from octoroute.tasks.humanevalcomm import load_humanevalcomm
 from tests.clarify.test_replay import _log
 from tests.local_model import require
@@ -19,7 +20,11 @@ require("smollm2-135m", ("xllamacpp", "local"), ("gguf", "probes"))
 
 def test_the_router_reads_the_probe(shared_data: Path, tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    monkeypatch.setenv("OCTOROUTE_CACHE_DIR", str(tmp_path / "cache"))
+    # The states are computed into a fresh cache folder that sees the installed models.
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / "models").symlink_to(Settings.from_env().models_dir)
+    monkeypatch.setenv("OCTOROUTE_CACHE_DIR", str(cache))
     monkeypatch.setenv("OCTOROUTE_DATA_DIR", str(shared_data))
     loaded = load_humanevalcomm(shared_data / "humanevalcomm", plus=shared_data)
     db = tmp_path / "log.db"
