@@ -42,8 +42,10 @@ def _log(path: Path, problems: list[Problem]) -> None:
         for p in problems:
             original = p.id.endswith("/original")
             store.record_attempt(Attempt("collect/humanevalcomm", p.benchmark, p.id, "a",
-                                         tests=_judged(original), passed=original, code="x"))  # fmt: skip
-            q = Attempt("clarify/humanevalcomm", p.benchmark, p.id, "a", completion="?")
+                                         tests=_judged(original), passed=original, code="x",
+                                         cost=1.0))  # fmt: skip
+            q = Attempt("clarify/humanevalcomm", p.benchmark, p.id, "a", completion="?",
+                        cost=0.5)  # fmt: skip
             store.record_attempt(q)
             qid = store.attempt_id("clarify/humanevalcomm", q.key)
             store.record_attempt(Attempt(  # the arm user rates the question
@@ -57,7 +59,7 @@ def _log(path: Path, problems: list[Problem]) -> None:
                 store.record_attempt(Attempt(
                     "clarify/humanevalcomm", p.benchmark, p.id, "a", sample_index=aid,
                     attempt_number=3, parent_attempt_id=aid, tests=_judged(ok), passed=ok,
-                    code="y"))  # fmt: skip
+                    code="y", cost=1.0))  # fmt: skip
 
 
 def test_the_policies_per_user(problems: list[Problem], tmp_path: Path) -> None:
@@ -89,6 +91,9 @@ def test_the_policies_per_user(problems: list[Problem], tmp_path: Path) -> None:
     assert next(iter(variants)) == "original" and {"1a", "1c", "1p"} <= set(variants)
     assert variants["original"]["pass_at_1"]["mean"] == 1.0 and variants["1a"]["ask_rate"] == 1.0
     assert code["by_variant"]["1c"]["pass_at_1"]["mean"] == 0.0
+    # Compute beside the user's turns: asking costs the question and the code.
+    assert (code["compute_ratio"], code["user_turns"]) == (1.0, 0.0)
+    assert (ask["compute_ratio"], ask["user_turns"]) == (1.5, 1.0)
 
 
 def test_the_command_prints_the_json(problems: list[Problem], tmp_path: Path,

@@ -13,11 +13,12 @@ asking (the program written after that user's answer, from :mod:`.collect`). The
   ``router_words`` is the words alone).
 
 Reported per policy and user: pass@1 on the modified prompts and on the originals with
-bootstrap intervals (and per variant: pass@1 and the share asked), the communication rate
-(asks on modified prompts), the false-ask rate (asks on originals), and for a user that rates
-questions (an arm) the good-question rate (questions asked on modified prompts it rated 3)
-with how ratings agree with whether asking helped. Problems lacking either outcome are left
-out and counted.
+bootstrap intervals (and per variant: pass@1 and the share asked), the mean compute over
+coding at once's and the user's turns per request (``lambda_ask`` prices them), the
+communication rate (asks on modified prompts), the false-ask rate (asks on originals), and
+for a user that rates questions (an arm) the good-question rate (questions asked on modified
+prompts it rated 3) with how ratings agree with whether asking helped. Problems lacking
+either outcome are left out and counted.
 """
 
 from __future__ import annotations
@@ -52,6 +53,11 @@ class Outcomes:
     rating: np.ndarray[Any, Any] | None = None
     """The user's rating of each problem's question, 1 to 3 (0: none or unreadable); None for
     a user that does not rate (the oracle)."""
+    code_cost: np.ndarray[Any, Any] | None = None
+    """The system's compute coding at once (the direct attempt's cost), per problem."""
+    ask_cost: np.ndarray[Any, Any] | None = None
+    """The system's compute asking (the question and the code; the user's answer is the
+    user's turn, counted apart), per problem."""
 
     @property
     def original(self) -> np.ndarray[Any, Any]:
@@ -72,6 +78,7 @@ def outcomes(
     problems are ignored; a problem with two outcomes of one kind is an error."""
     wanted = {(p.benchmark, p.id) for p in problems}
     direct: dict[str, bool] = {}
+    direct_cost: dict[str, float] = {}
     chain: dict[int, Attempt] = {}
     codes: list[Attempt] = []
     for a in attempts:
@@ -82,6 +89,7 @@ def outcomes(
                 raise ConfigError(f"run {direct_run}: two first attempts of {arm} on "
                                   f"{a.problem_id}")  # fmt: skip
             direct[a.problem_id] = bool(a.passed)
+            direct_cost[a.problem_id] = a.cost
         if a.run_id == ask_run and a.id is not None:
             chain[a.id] = a
             if a.arm == arm and a.attempt_number == 3 and a.tests is not None:
@@ -93,6 +101,7 @@ def outcomes(
                 and question.attempt_number == 1:  # fmt: skip
             ratings.setdefault(r.arm, {})[r.problem_id] = _digit(r.completion)
     asked: dict[str, dict[str, bool]] = {}
+    asked_cost: dict[str, dict[str, float]] = {}
     for c in codes:
         answer = chain.get(c.parent_attempt_id or -1)
         question = None if answer is None else chain.get(answer.parent_attempt_id or -1)
@@ -105,6 +114,7 @@ def outcomes(
             raise ConfigError(f"run {ask_run}: two ask episodes of {arm} with user "
                               f"{answer.arm} on {c.problem_id}")  # fmt: skip
         seen[c.problem_id] = bool(c.passed)
+        asked_cost.setdefault(answer.arm, {})[c.problem_id] = question.cost + c.cost
     out = []
     for user, passed in sorted(asked.items()):
         keep = [p for p in problems if p.id in direct and p.id in passed]
@@ -117,6 +127,8 @@ def outcomes(
             left_out=len(problems) - len(keep),
             rating=None if user not in ratings
             else np.array([ratings[user].get(p.id, 0) for p in keep]),
+            code_cost=np.array([direct_cost[p.id] for p in keep]),
+            ask_cost=np.array([asked_cost[user][p.id] for p in keep]),
         ))  # fmt: skip
     return out
 
@@ -214,6 +226,13 @@ def _by_variant(o: Outcomes, passed: np.ndarray[Any, Any], asks: np.ndarray[Any,
             for v in order}  # fmt: skip
 
 
+def _compute_ratio(o: Outcomes, asks: np.ndarray[Any, Any]) -> float | None:
+    """The policy's mean system compute over coding at once's (None without costs)."""
+    if o.code_cost is None or o.ask_cost is None or not o.code_cost.sum():
+        return None
+    return round(float(np.where(asks, o.ask_cost, o.code_cost).mean() / o.code_cost.mean()), 3)
+
+
 def _task(p: Problem) -> str:
     """The task a problem is a variant of (``HumanEvalComm/N``)."""
     return p.id.rsplit("/", 1)[0]
@@ -266,6 +285,8 @@ def clarify_summary(
                 "good_question_rate": None if policy == "always_code"
                 else _good(o, asks & modified),
                 "rating_vs_gain": None if policy == "always_code" else _agreement(o),
+                "compute_ratio": _compute_ratio(o, asks),
+                "user_turns": round(float(asks.mean()), 4),
                 "by_variant": _by_variant(o, passed, asks, seed),
                 "left_out": o.left_out,
             })  # fmt: skip
