@@ -10,19 +10,10 @@ import pytest
 from octoroute.arms.base import PromptStyle
 from octoroute.clarify import ORACLE, collect_asks
 from octoroute.exceptions import ConfigError
-from octoroute.sandbox import Executor, prepare
+from octoroute.sandbox import Executor
 from octoroute.store import open_store
-from octoroute.tasks.humanevalcomm import load_humanevalcomm
 from octoroute.types import Problem
 from tests.fakes import Script, builder, scripted_pool
-
-
-@pytest.fixture(scope="module")
-def problems(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Problem]:
-    loaded = load_humanevalcomm(shared_data / "humanevalcomm", plus=shared_data)
-    chosen = [p for p in loaded if p.id.startswith("HumanEvalComm/2/")][:2]
-    with Executor(workers=1) as ex:
-        return prepare(chosen, ex, tmp_path_factory.mktemp("cache"))
 
 
 def test_every_turn_is_logged_once_and_a_killed_run_resumes(

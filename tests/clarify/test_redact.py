@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from typer.testing import CliRunner
 
 from octoroute.arms.base import PromptStyle
@@ -15,22 +14,13 @@ from octoroute.arms.pool import register_arms
 from octoroute.clarify import ORACLE, collect_asks, register_oracle
 from octoroute.clarify.redact import REDACTED, redact
 from octoroute.cli import app
-from octoroute.sandbox import Executor, prepare
+from octoroute.sandbox import Executor
 from octoroute.store import import_attempts, open_store, read_attempts_jsonl
-from octoroute.tasks.humanevalcomm import load_humanevalcomm
 from octoroute.types import Attempt, Problem
 from tests.fakes import Script, builder, scripted_pool
 
 RUN = "clarify/humanevalcomm"
 CODE = "```python\ndef truncate_number(number):\n    return number % 1.0\n```"
-
-
-@pytest.fixture(scope="module")
-def problems(shared_data: Path, tmp_path_factory: pytest.TempPathFactory) -> list[Problem]:
-    loaded = load_humanevalcomm(shared_data / "humanevalcomm", plus=shared_data)
-    chosen = [p for p in loaded if p.id.startswith("HumanEvalComm/2/")][:2]
-    with Executor(workers=1) as ex:
-        return prepare(chosen, ex, tmp_path_factory.mktemp("cache"))
 
 
 def test_only_answers_and_ratings_are_redacted() -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from octoroute.clarify.replay import clarify_summary, outcomes
+from octoroute.clarify.replay import Outcomes, clarify_summary, outcomes
 from octoroute.exceptions import ConfigError
 from octoroute.store import open_store
 from octoroute.tasks.humanevalcomm import load_humanevalcomm
@@ -124,19 +124,24 @@ def test_the_command_prints_the_json(problems: list[Problem], tmp_path: Path,
     assert ("oracle", "router") in rows and ("oracle", "router_words") in rows
 
 
-def test_the_router_reads_the_candidates_consistency(problems: list[Problem],
-                                                     tmp_path: Path) -> None:  # fmt: skip
-    """Given consistency, a router that could not tell the requests apart by their words
-    asks where the candidate met none of its request's claims."""
+def _blind(problems: list[Problem], tmp_path: Path) -> Outcomes:
+    """The oracle user's outcomes on :func:`_log`, every prompt alike in words (so only the
+    extra columns can separate the requests)."""
     db = tmp_path / "log.db"
     _log(db, problems)
     with open_store(db, create=False, readonly=True) as store:
         (oracle, _) = outcomes(store.attempts(), problems, "a", "collect/humanevalcomm",
                                "clarify/humanevalcomm")  # fmt: skip
-    # Every prompt alike in words: only consistency separates them.
     same = tuple(dataclasses.replace(p, prompt="def f(x):\n    pass\n") for p in oracle.problems)
-    blind = dataclasses.replace(oracle, problems=same)
-    met = {p.id: 1.0 if p.id.endswith("/original") else 0.0 for p in same}
+    return dataclasses.replace(oracle, problems=same)
+
+
+def test_the_router_reads_the_candidates_consistency(problems: list[Problem],
+                                                     tmp_path: Path) -> None:  # fmt: skip
+    """Given consistency, a router that could not tell the requests apart by their words
+    asks where the candidate met none of its request's claims."""
+    blind = _blind(problems, tmp_path)
+    met = {p.id: 1.0 if p.id.endswith("/original") else 0.0 for p in blind.problems}
     summary = clarify_summary([blind], lambda_ask=0.1, folds=3, consistency=met)
     rows = {r["policy"]: r for r in summary["policies"]}
     assert rows["router"]["communication_rate"] == 1.0 and rows["router"]["false_ask_rate"] == 0.0
@@ -147,13 +152,8 @@ def test_the_router_reads_the_candidates_consistency(problems: list[Problem],
 def test_the_router_reads_a_probe_of_the_request(problems: list[Problem], tmp_path: Path) -> None:
     """Given probe vectors, a router blind to the words asks where the vector says the request
     was rewritten; a problem without its vector is an error naming it."""
-    db = tmp_path / "log.db"
-    _log(db, problems)
-    with open_store(db, create=False, readonly=True) as store:
-        (oracle, _) = outcomes(store.attempts(), problems, "a", "collect/humanevalcomm",
-                               "clarify/humanevalcomm")  # fmt: skip
-    same = tuple(dataclasses.replace(p, prompt="def f(x):\n    pass\n") for p in oracle.problems)
-    blind = dataclasses.replace(oracle, problems=same)
+    blind = _blind(problems, tmp_path)
+    same = blind.problems
     probe = {p.id: np.array([1.0, 0.0] if p.id.endswith("/original") else [0.0, 1.0])
              for p in same}  # fmt: skip
     rows = {r["policy"]: r for r in
