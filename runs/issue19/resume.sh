@@ -20,7 +20,8 @@ DB="$WORK/comm.db"
 if [ ! -f "$DB" ] && [ -f "$REPO/runs/issue19/progress.jsonl.gz" ]; then
     "$O" import attempts "$REPO/runs/issue19/progress.jsonl.gz" --db "$DB" --pool default
 fi
-snap() { "$O" export --db "$DB" --out "$WORK/progress.jsonl.gz" --slim && echo "SNAP $1 $(date +%T)"; }
+# Redacted: the users' answers are made from the original problems (never committed).
+snap() { "$O" export --db "$DB" --out "$WORK/progress.jsonl.gz" --slim --redact-answers && echo "SNAP $1 $(date +%T)"; }
 "$O" collect --pool default --arms "$ARM" --benchmark humanevalcomm --limit "$LIMIT" --db "$DB"; snap direct
 # Both users per problem, so that a run stopped early leaves both measured on the same prompts.
 "$O" clarify-collect --pool default --arms "$ARM" --users "oracle,$ARM" --limit "$LIMIT" --db "$DB"; snap asks

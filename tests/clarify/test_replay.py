@@ -91,6 +91,9 @@ def test_the_policies_per_user(problems: list[Problem], tmp_path: Path) -> None:
     assert next(iter(variants)) == "original" and {"1a", "1c", "1p"} <= set(variants)
     assert variants["original"]["pass_at_1"]["mean"] == 1.0 and variants["1a"]["ask_rate"] == 1.0
     assert code["by_variant"]["1c"]["pass_at_1"]["mean"] == 0.0
+    # Paired with coding at once: asking wins every rewrite back, loses no original.
+    assert ask["gain_vs_always_code"]["modified"]["mean"] == 1.0
+    assert ask["gain_vs_always_code"]["original"] == {"mean": 0.0, "ci95": [0.0, 0.0]}
     # Compute beside the user's turns: asking costs the question and the code.
     assert (code["compute_ratio"], code["user_turns"]) == (1.0, 0.0)
     assert (ask["compute_ratio"], ask["user_turns"]) == (1.5, 1.0)

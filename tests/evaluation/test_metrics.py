@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from octoroute.evaluation import arm_shares, bootstrap_ci, cumulative_regret, paired_bootstrap_ci
-from octoroute.evaluation.metrics import ratio
+from octoroute.evaluation.metrics import cluster_bootstrap_ci, ratio
 
 
 def test_bootstrap_interval_contains_the_mean_and_is_seeded() -> None:
@@ -50,3 +50,16 @@ def test_arm_shares_and_regret() -> None:
 def test_ratio() -> None:
     assert ratio(3.0, 6.0) == 0.5
     assert ratio(1.0, 0.0) is None
+
+
+def test_resampling_whole_groups_widens_the_interval_of_alike_values() -> None:
+    """Ten tasks of five alike variants each: the interval is the ten tasks', not fifty."""
+    task_means = np.random.default_rng(1).random(10).round()
+    values = np.repeat(task_means, 5)
+    groups = [f"t{i}" for i in range(10) for _ in range(5)]
+    lo, hi = cluster_bootstrap_ci(values, groups, seed=0)
+    plain_lo, plain_hi = bootstrap_ci(values, seed=0)
+    assert lo <= values.mean() <= hi and hi - lo > 1.5 * (plain_hi - plain_lo)
+    assert cluster_bootstrap_ci(values, groups, seed=0) == (lo, hi)  # seeded
+    with pytest.raises(ValueError, match="one group per item"):
+        cluster_bootstrap_ci(values, groups[:-1])

@@ -13,12 +13,13 @@ asking (the program written after that user's answer, from :mod:`.collect`). The
   ``router_words`` is the words alone).
 
 Reported per policy and user: pass@1 on the modified prompts and on the originals with
-bootstrap intervals (and per variant: pass@1 and the share asked), the mean compute over
-coding at once's and the user's turns per request (``lambda_ask`` prices them), the
-communication rate (asks on modified prompts), the false-ask rate (asks on originals), and
-for a user that rates questions (an arm) the good-question rate (questions asked on modified
-prompts it rated 3) with how ratings agree with whether asking helped. Problems lacking
-either outcome are left out and counted.
+bootstrap intervals that resample tasks whole (a task's rewrites share its tests and most of
+its text), the paired gain over coding at once on each, pass@1 and the share asked per
+variant, the mean compute over coding at once's and the user's turns per request
+(``lambda_ask`` prices them), the communication rate (asks on modified prompts), the
+false-ask rate (asks on originals), and for a user that rates questions (an arm) the
+good-question rate (questions asked on modified prompts it rated 3) with how ratings agree
+with whether asking helped. Problems lacking either outcome are left out and counted.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ import numpy as np
 
 from octoroute.clarify.consistency import features_of
 from octoroute.clarify.decide import AskModel
-from octoroute.evaluation.metrics import bootstrap_ci
+from octoroute.evaluation.metrics import cluster_bootstrap_ci
 from octoroute.exceptions import ConfigError
 from octoroute.types import Attempt, Problem
 
@@ -220,8 +221,9 @@ def _by_variant(o: Outcomes, passed: np.ndarray[Any, Any], asks: np.ndarray[Any,
                 seed: int) -> dict[str, Any]:  # fmt: skip
     """Per variant (the originals and each kind of rewrite): pass@1 and the share asked."""
     labels = np.array([_variant(p) for p in o.problems])
+    tasks = np.array([_task(p) for p in o.problems])
     order = sorted(set(labels.tolist()), key=lambda v: (v != ORIGINAL, len(v), v))
-    return {v: {"pass_at_1": _rate(passed[labels == v], seed),
+    return {v: {"pass_at_1": _rate(passed[labels == v], seed, list(tasks[labels == v])),
                 "ask_rate": round(float(asks[labels == v].mean()), 4)}
             for v in order}  # fmt: skip
 
@@ -238,12 +240,21 @@ def _task(p: Problem) -> str:
     return p.id.rsplit("/", 1)[0]
 
 
-def _rate(values: np.ndarray[Any, Any], seed: int) -> dict[str, Any]:
+def _rate(values: np.ndarray[Any, Any], seed: int, tasks: Sequence[str]) -> dict[str, Any]:
+    """Mean, interval (tasks resampled whole: a task's variants are not independent) and n."""
     if len(values) == 0:
         return {"mean": None, "ci95": None, "n": 0}
-    lo, hi = bootstrap_ci(values, seed=seed)
+    lo, hi = cluster_bootstrap_ci(values, tasks, seed=seed)
     return {"mean": round(float(values.mean()), 4), "ci95": [round(lo, 4), round(hi, 4)],
             "n": len(values)}  # fmt: skip
+
+
+def _gain(passed: np.ndarray[Any, Any], o: Outcomes, where: np.ndarray[Any, Any],
+          seed: int) -> dict[str, Any]:  # fmt: skip
+    """The paired gain over coding at once where ``where`` (tasks resampled whole)."""
+    tasks = [_task(p) for p, w in zip(o.problems, where, strict=True) if w]
+    rate = _rate(passed[where] - o.code[where], seed, tasks)
+    return {"mean": rate["mean"], "ci95": rate["ci95"]}
 
 
 def clarify_summary(
@@ -271,13 +282,16 @@ def clarify_summary(
         ]
         if extra is not None:
             policies.append(("router_words", _router_asks(o, lambda_ask, folds, seed)))
+        tasks = np.array([_task(p) for p in o.problems])
         for policy, asks in policies:
             passed = np.where(asks, o.ask, o.code)
             modified = ~original
             rows.append({
                 "policy": policy, "user": o.user, "arm": o.arm,
-                "pass_at_1": {"modified": _rate(passed[modified], seed),
-                              "original": _rate(passed[original], seed)},
+                "pass_at_1": {"modified": _rate(passed[modified], seed, list(tasks[modified])),
+                              "original": _rate(passed[original], seed, list(tasks[original]))},
+                "gain_vs_always_code": {"modified": _gain(passed, o, modified, seed),
+                                        "original": _gain(passed, o, original, seed)},
                 "communication_rate": round(float(asks[modified].mean()), 4)
                 if modified.any() else None,
                 "false_ask_rate": round(float(asks[original].mean()), 4)

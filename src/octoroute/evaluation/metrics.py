@@ -19,7 +19,14 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["arm_shares", "bootstrap_ci", "cumulative_regret", "paired_bootstrap_ci", "ratio"]
+__all__ = [
+    "arm_shares",
+    "bootstrap_ci",
+    "cluster_bootstrap_ci",
+    "cumulative_regret",
+    "paired_bootstrap_ci",
+    "ratio",
+]
 
 FloatArray = np.ndarray[Any, np.dtype[np.float64]]
 
@@ -41,6 +48,41 @@ def bootstrap_ci(
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(v), size=(n_resamples, len(v)))
     means = v[idx].mean(axis=1)
+    alpha = (1.0 - level) / 2.0
+    lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
+    return float(lo), float(hi)
+
+
+def cluster_bootstrap_ci(
+    values: FloatArray,
+    groups: Sequence[str],
+    *,
+    n_resamples: int = N_RESAMPLES,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean of ``values``, resampling whole groups.
+
+    For values that are not independent within a group (the rewrites of one task share its
+    tests and most of its text): a resample draws groups with replacement and takes the mean
+    of all their values, so the interval is as wide as the number of groups warrants.
+
+    >>> lo, hi = cluster_bootstrap_ci(np.array([1.0, 1.0, 0.0, 0.0]), ["a", "a", "b", "b"])
+    >>> (lo, hi)
+    (0.0, 1.0)
+    """
+    v = np.asarray(values, dtype=np.float64)
+    if v.ndim != 1 or len(v) == 0 or len(groups) != len(v):
+        raise ValueError(f"expected one value and one group per item, got {v.shape} values "
+                         f"and {len(groups)} groups")  # fmt: skip
+    names = sorted(set(groups))
+    index = {g: i for i, g in enumerate(names)}
+    of = np.array([index[g] for g in groups])
+    sums = np.bincount(of, weights=v, minlength=len(names))
+    counts = np.bincount(of, minlength=len(names)).astype(np.float64)
+    rng = np.random.default_rng(seed)
+    draws = rng.integers(0, len(names), size=(n_resamples, len(names)))
+    means = sums[draws].sum(axis=1) / counts[draws].sum(axis=1)
     alpha = (1.0 - level) / 2.0
     lo, hi = np.quantile(means, [alpha, 1.0 - alpha])
     return float(lo), float(hi)
