@@ -118,13 +118,14 @@ def test_the_command_prints_the_json(problems: list[Problem], tmp_path: Path,
     missing = subprocess.run([*cmd[:-2], "nobody", "--json"], capture_output=True, text=True,
                              env=env, timeout=300)  # fmt: skip
     assert missing.returncode == 2 and "direct attempt of arm 'nobody'" in missing.stderr
-    # With the direct candidates run on their requests' claims, the router reads them too,
-    # and the router on words alone is reported beside it.
-    claims = subprocess.run([*cmd, "--consistency"], capture_output=True, text=True, env=env,
-                            timeout=300)  # fmt: skip
-    assert claims.returncode == 0, claims.stderr
-    rows = {(r["user"], r["policy"]) for r in json.loads(claims.stdout)["policies"]}
-    assert ("oracle", "router") in rows and ("oracle", "router_words") in rows
+    # By default the direct candidates run on their requests' claims and the router reads
+    # them too, the router on words alone reported beside it; --no-consistency: words only.
+    assert ("oracle", "router_words") in policies
+    words = subprocess.run([*cmd, "--no-consistency"], capture_output=True, text=True, env=env,
+                           timeout=300)  # fmt: skip
+    assert words.returncode == 0, words.stderr
+    rows = {(r["user"], r["policy"]) for r in json.loads(words.stdout)["policies"]}
+    assert ("oracle", "router") in rows and ("oracle", "router_words") not in rows
 
 
 def _blind(problems: list[Problem], tmp_path: Path) -> Outcomes:
@@ -166,3 +167,32 @@ def test_the_router_reads_a_probe_of_the_request(problems: list[Problem], tmp_pa
     del probe[same[0].id]
     with pytest.raises(ConfigError, match=f"no probe features for 1 problems .*{same[0].id}"):
         clarify_summary([blind], folds=3, probe=probe)
+
+
+def test_the_router_never_reads_hidden_tests_or_the_original(problems: list[Problem],
+                                                             tmp_path: Path) -> None:  # fmt: skip
+    """The decisions are the same when the hidden tests and the original problem (what only
+    grading and the simulated user may read) are replaced: only the request decides."""
+    db = tmp_path / "log.db"
+    _log(db, problems)
+    with open_store(db, create=False, readonly=True) as store:
+        found = outcomes(store.attempts(), problems, "a", "collect/humanevalcomm",
+                         "clarify/humanevalcomm")  # fmt: skip
+
+    def blinded(p: Problem) -> Problem:
+        visible = tuple(t for t in p.tests if t.tier is Tier.VISIBLE)
+        return dataclasses.replace(p, tests=visible, metadata={
+            **p.metadata, "original_prompt": "def nothing():\n    '''Say nothing.'''\n"})  # fmt: skip
+
+    other = [dataclasses.replace(o, problems=tuple(blinded(p) for p in o.problems)) for o in found]
+    met = {p.id: 0.5 for o in found for p in o.problems}
+
+    def asks(summary: dict[str, object]) -> list[object]:
+        rows = summary["policies"]
+        assert isinstance(rows, list)
+        return [
+            (r["user"], r["policy"], r["communication_rate"], r["false_ask_rate"]) for r in rows
+        ]
+
+    assert asks(clarify_summary(found, folds=3, consistency=met)) == \
+        asks(clarify_summary(other, folds=3, consistency=met))  # fmt: skip

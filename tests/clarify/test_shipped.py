@@ -41,7 +41,7 @@ def test_the_readme_table_replays_from_the_shipped_log(
 ) -> None:
     monkeypatch.setenv("OCTOROUTE_DATA_DIR", str(shared_data))
     result = CliRunner().invoke(app, ["clarify", "--log", str(_shipped()), "--arm", ARM,
-                                      "--consistency", "--json"])  # fmt: skip
+                                      "--json"])  # fmt: skip
     assert result.exit_code == 0, result.stderr
     rows = {(r["user"], r["policy"]): r for r in json.loads(result.stdout)["policies"]}
     code = rows[("oracle", "always_code")]["pass_at_1"]

@@ -87,11 +87,11 @@ def clarify_command(
     with_consistency: Annotated[
         bool,
         typer.Option(
-            "--consistency",
-            help="Run each direct candidate on the claims its "
-            "request's examples make (in the sandbox); the router reads the share met.",
+            "--consistency/--no-consistency",
+            help="Run each direct candidate on the claims its request's examples make (in the "
+            "sandbox); the router reads the share met (the README's router; off: words only).",
         ),
-    ] = False,
+    ] = True,
     probe: Annotated[
         str | None,
         typer.Option(
