@@ -126,6 +126,9 @@ def test_the_command_prints_the_json(problems: list[Problem], tmp_path: Path,
     assert words.returncode == 0, words.stderr
     rows = {(r["user"], r["policy"]) for r in json.loads(words.stdout)["policies"]}
     assert ("oracle", "router") in rows and ("oracle", "router_words") not in rows
+    table = subprocess.run(cmd[:-1], capture_output=True, text=True, env=env, timeout=300)
+    assert table.returncode == 0, table.stderr
+    assert "gains over always_code" in table.stdout and "router_words" in table.stdout
 
 
 def _blind(problems: list[Problem], tmp_path: Path) -> Outcomes:

@@ -132,12 +132,36 @@ def clarify_command(
     if as_json:
         print(json.dumps(summary, indent=2))
         return
-    out = Console()
+    _print_table(summary)
+
+
+def _print_table(summary: dict[str, Any]) -> None:
+    """The summary as a table: one row per user and policy."""
+    from rich.table import Table
+
+    def rate(r: dict[str, Any], sign: str = "") -> str:
+        if r.get("mean") is None:
+            return "-"
+        lo, hi = r["ci95"]
+        return f"{r['mean']:{sign}.3f} [{lo:{sign}.3f}, {hi:{sign}.3f}]"
+
+    def share(x: float | None) -> str:
+        return "-" if x is None else f"{100 * x:.1f}%"
+
+    table = Table(title=f"lambda_ask {summary['lambda_ask']}; gains over always_code")
+    for name in ("user", "policy", "pass@1 rewrites", "gain", "pass@1 originals", "gain",
+                 "asks", "false asks", "compute"):  # fmt: skip
+        table.add_column(name, no_wrap=True)
     for r in summary["policies"]:
-        m, o = r["pass_at_1"]["modified"], r["pass_at_1"]["original"]
-        out.print(f"{r['user']:<24} {r['policy']:<12} modified {m['mean']} {m['ci95']}  "
-                  f"original {o['mean']} {o['ci95']}  asks {r['communication_rate']} "
-                  f"false asks {r['false_ask_rate']}")  # fmt: skip
+        p, g = r["pass_at_1"], r["gain_vs_always_code"]
+        table.add_row(
+            r["user"], r["policy"], rate(p["modified"]), rate(g["modified"], "+"),
+            rate(p["original"]), rate(g["original"], "+"), share(r["communication_rate"]),
+            share(r["false_ask_rate"]),
+            "-" if r["compute_ratio"] is None else f"{r['compute_ratio']:.2f}x",
+        )  # fmt: skip
+    # A pipe gets the whole table, not one squeezed to 80 columns.
+    Console(width=max(Console().width, 180)).print(table)
 
 
 def _probe_features(spec: str, found: Sequence[Outcomes]) -> dict[str, Any]:
