@@ -218,10 +218,10 @@ def _variant(p: Problem) -> str:
 
 
 def _by_variant(o: Outcomes, passed: np.ndarray[Any, Any], asks: np.ndarray[Any, Any],
-                seed: int) -> dict[str, Any]:  # fmt: skip
-    """Per variant (the originals and each kind of rewrite): pass@1 and the share asked."""
+                tasks: np.ndarray[Any, Any], seed: int) -> dict[str, Any]:  # fmt: skip
+    """Per variant (the originals and each kind of rewrite): pass@1 and the share asked
+    (``tasks``: each problem's task)."""
     labels = np.array([_variant(p) for p in o.problems])
-    tasks = np.array([_task(p) for p in o.problems])
     order = sorted(set(labels.tolist()), key=lambda v: (v != ORIGINAL, len(v), v))
     return {v: {"pass_at_1": _rate(passed[labels == v], seed, list(tasks[labels == v])),
                 "ask_rate": round(float(asks[labels == v].mean()), 4)}
@@ -250,10 +250,9 @@ def _rate(values: np.ndarray[Any, Any], seed: int, tasks: Sequence[str]) -> dict
 
 
 def _gain(passed: np.ndarray[Any, Any], o: Outcomes, where: np.ndarray[Any, Any],
-          seed: int) -> dict[str, Any]:  # fmt: skip
-    """The paired gain over coding at once where ``where`` (tasks resampled whole)."""
-    tasks = [_task(p) for p, w in zip(o.problems, where, strict=True) if w]
-    rate = _rate(passed[where] - o.code[where], seed, tasks)
+          tasks: np.ndarray[Any, Any], seed: int) -> dict[str, Any]:  # fmt: skip
+    """The paired gain over coding at once where ``where`` (``tasks`` resampled whole)."""
+    rate = _rate(passed[where] - o.code[where], seed, list(tasks[where]))
     return {"mean": rate["mean"], "ci95": rate["ci95"]}
 
 
@@ -290,8 +289,8 @@ def clarify_summary(
                 "policy": policy, "user": o.user, "arm": o.arm,
                 "pass_at_1": {"modified": _rate(passed[modified], seed, list(tasks[modified])),
                               "original": _rate(passed[original], seed, list(tasks[original]))},
-                "gain_vs_always_code": {"modified": _gain(passed, o, modified, seed),
-                                        "original": _gain(passed, o, original, seed)},
+                "gain_vs_always_code": {"modified": _gain(passed, o, modified, tasks, seed),
+                                        "original": _gain(passed, o, original, tasks, seed)},
                 "communication_rate": round(float(asks[modified].mean()), 4)
                 if modified.any() else None,
                 "false_ask_rate": round(float(asks[original].mean()), 4)
@@ -301,7 +300,7 @@ def clarify_summary(
                 "rating_vs_gain": None if policy == "always_code" else _agreement(o),
                 "compute_ratio": _compute_ratio(o, asks),
                 "user_turns": round(float(asks.mean()), 4),
-                "by_variant": _by_variant(o, passed, asks, seed),
+                "by_variant": _by_variant(o, passed, asks, tasks, seed),
                 "left_out": o.left_out,
             })  # fmt: skip
     return {"lambda_ask": lambda_ask, "policies": rows}
